@@ -1,0 +1,185 @@
+// quiver's own best-first search over an hnswlib graph. hnswlib builds and stores the
+// graph; this walks its adjacency lists so that filters, tombstones, cancellation and
+// (later) compressed distances run inside the walk, which hnswlib's searchKnn cannot.
+// The distance is a template parameter: no virtual call per distance.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <queue>
+#include <vector>
+
+#include "engine/hnswlib_include.h"
+#include "engine/visited_pool.h"
+#include "quiver/search_params.h"
+
+namespace quiver::engine {
+
+using Graph = hnswlib::HierarchicalNSW<float>;
+
+struct Candidate {
+  float distance;
+  std::uint32_t id;  // internal id (hnswlib's tableint)
+};
+
+namespace detail {
+
+inline void prefetch_lines(const char* address, std::size_t lines) {
+  for (std::size_t i = 0; i < lines; ++i) __builtin_prefetch(address + 64 * i, 0, 3);
+}
+
+// hnswlib keeps a list's length in the low 16 bits of its first word.
+inline std::size_t neighbour_count(const hnswlib::linklistsizeint* list) {
+  return *reinterpret_cast<const unsigned short*>(list);
+}
+
+inline bool cancelled(const std::atomic<bool>* cancel) {
+  return cancel != nullptr && cancel->load(std::memory_order_relaxed);
+}
+
+// Greedy descent through the upper layers to the base-layer entry point.
+template <typename Distance>
+Candidate descend(const Graph& graph, const Distance& distance, SearchStats& stats) {
+  Candidate best{distance(graph.getDataByInternalId(graph.enterpoint_node_)),
+                 static_cast<std::uint32_t>(graph.enterpoint_node_)};
+  ++stats.distances;
+  for (int level = graph.maxlevel_; level > 0; --level) {
+    bool improved = true;
+    while (improved) {
+      improved = false;
+      const auto* list = graph.get_linklist(best.id, level);
+      auto count = detail::neighbour_count(list);
+      const auto* ids = reinterpret_cast<const std::uint32_t*>(list + 1);
+      ++stats.hops;
+      for (std::size_t j = 0; j < count; ++j) {
+        float d = distance(graph.getDataByInternalId(ids[j]));
+        ++stats.distances;
+        if (d < best.distance) {
+          best = {d, ids[j]};
+          improved = true;
+        }
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace detail
+
+// Unfiltered search over a graph without tombstones: one sorted buffer of the `ef`
+// closest nodes seen, expanded best-first until every entry has been expanded.
+// Returns the buffer in ascending distance.
+template <typename Distance>
+std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& distance, std::size_t ef,
+                                         const std::atomic<bool>* cancel, VisitedPool::Lease& visited,
+                                         SearchStats& stats) {
+  struct Entry {
+    float distance;
+    std::uint32_t id;
+    bool expanded;
+  };
+  std::vector<Entry> buffer(ef + 1);
+  std::size_t count = 0;
+  const std::size_t vector_lines = std::min<std::size_t>(8, (graph.data_size_ + 63) / 64);
+
+  Candidate start = detail::descend(graph, distance, stats);
+  visited.visit(start.id);
+  buffer[count++] = {start.distance, start.id, false};
+
+  std::vector<std::uint32_t> fresh(graph.maxM0_);
+  std::size_t cursor = 0;
+  while (cursor < count && !detail::cancelled(cancel)) {
+    buffer[cursor].expanded = true;
+    const auto* list = graph.get_linklist0(buffer[cursor].id);
+    auto degree = detail::neighbour_count(list);
+    const auto* ids = reinterpret_cast<const std::uint32_t*>(list + 1);
+    ++stats.hops;
+
+    std::size_t n_fresh = 0;
+    for (std::size_t j = 0; j < degree; ++j) {
+      if (visited.visit(ids[j])) fresh[n_fresh++] = ids[j];
+    }
+    for (std::size_t j = 0; j < n_fresh; ++j) detail::prefetch_lines(graph.getDataByInternalId(fresh[j]), 1);
+
+    std::size_t first_inserted = count;
+    for (std::size_t j = 0; j < n_fresh; ++j) {
+      if (j + 1 < n_fresh) detail::prefetch_lines(graph.getDataByInternalId(fresh[j + 1]), vector_lines);
+      float d = distance(graph.getDataByInternalId(fresh[j]));
+      ++stats.distances;
+      if (count == ef && d >= buffer[count - 1].distance) continue;
+      auto position = static_cast<std::size_t>(
+          std::upper_bound(buffer.begin(), buffer.begin() + count, d,
+                           [](float value, const Entry& e) { return value < e.distance; }) -
+          buffer.begin());
+      std::move_backward(buffer.begin() + position, buffer.begin() + count, buffer.begin() + count + 1);
+      buffer[position] = {d, fresh[j], false};
+      if (count < ef) ++count;
+      first_inserted = std::min(first_inserted, position);
+    }
+    cursor = std::min(first_inserted, cursor + 1);
+    while (cursor < count && buffer[cursor].expanded) ++cursor;
+  }
+
+  std::vector<Candidate> result(count);
+  for (std::size_t i = 0; i < count; ++i) result[i] = {buffer[i].distance, buffer[i].id};
+  return result;
+}
+
+// Search where some nodes may not be returned (filtered out or tombstoned) but still
+// route the walk. As in hnswlib, the walk goes on until `ef` admitted nodes are held
+// and no candidate is closer than the worst of them, so a selective filter costs
+// more work rather than recall.
+template <typename Distance, typename Admit>
+std::vector<Candidate> search_filtered(const Graph& graph, const Distance& distance, std::size_t ef,
+                                       const Admit& admit, const std::atomic<bool>* cancel,
+                                       VisitedPool::Lease& visited, SearchStats& stats) {
+  auto farther = [](const Candidate& a, const Candidate& b) { return a.distance > b.distance; };
+  auto closer = [](const Candidate& a, const Candidate& b) { return a.distance < b.distance; };
+  std::priority_queue<Candidate, std::vector<Candidate>, decltype(farther)> frontier(farther);
+  std::priority_queue<Candidate, std::vector<Candidate>, decltype(closer)> admitted(closer);
+  float bound = std::numeric_limits<float>::infinity();
+
+  Candidate start = detail::descend(graph, distance, stats);
+  visited.visit(start.id);
+  frontier.push(start);
+  if (admit(start.id)) {
+    admitted.push(start);
+    if (admitted.size() == ef) bound = admitted.top().distance;
+  }
+
+  while (!frontier.empty() && !detail::cancelled(cancel)) {
+    Candidate current = frontier.top();
+    if (current.distance > bound) break;
+    frontier.pop();
+    const auto* list = graph.get_linklist0(current.id);
+    auto degree = detail::neighbour_count(list);
+    const auto* ids = reinterpret_cast<const std::uint32_t*>(list + 1);
+    ++stats.hops;
+    for (std::size_t j = 0; j < degree; ++j) {
+      std::uint32_t id = ids[j];
+      if (!visited.visit(id)) continue;
+      if (j + 1 < degree) detail::prefetch_lines(graph.getDataByInternalId(ids[j + 1]), 1);
+      float d = distance(graph.getDataByInternalId(id));
+      ++stats.distances;
+      if (d >= bound) continue;
+      frontier.push({d, id});
+      if (admit(id)) {
+        admitted.push({d, id});
+        if (admitted.size() > ef) admitted.pop();
+        if (admitted.size() == ef) bound = admitted.top().distance;
+      }
+    }
+  }
+
+  std::vector<Candidate> result(admitted.size());
+  for (auto i = result.size(); i-- > 0;) {
+    result[i] = admitted.top();
+    admitted.pop();
+  }
+  return result;
+}
+
+}  // namespace quiver::engine

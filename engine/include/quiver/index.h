@@ -1,0 +1,67 @@
+// A vector index: the graph, the stored vectors, and quiver's own search loop over
+// them. No metadata and no I/O policy beyond save/load of one directory. Searches may
+// run concurrently with each other and with add/remove.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "quiver/build_options.h"
+#include "quiver/hit.h"
+#include "quiver/index_spec.h"
+#include "quiver/matrix.h"
+#include "quiver/search_params.h"
+
+namespace quiver {
+
+// Format version of the index directory this build writes; it reads this and older.
+inline constexpr int index_format_version = 1;
+
+class QUIVER_API Index {
+ public:
+  // An empty index; vectors come with add().
+  static Index create(const IndexSpec& spec);
+  // Builds on all rows of `data` in parallel. `ids` defaults to 0..rows-1.
+  static Index build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids = {},
+                     const BuildOptions& options = {});
+  // Loads and validates an index directory written by save().
+  static Index load(const std::filesystem::path& directory);
+
+  Index(Index&&) noexcept;
+  Index& operator=(Index&&) noexcept;
+  ~Index();
+
+  // Inserts vectors; an id already present is replaced.
+  void add(std::span<const std::uint64_t> ids, MatrixView vectors, const BuildOptions& options = {});
+  // Tombstones `id`: it is never returned again. Throws NotFound for an unknown id.
+  void remove(std::uint64_t id);
+  bool contains(std::uint64_t id) const;
+  // Rebuilds the graph from the live vectors, dropping tombstones and their memory.
+  void compact(const BuildOptions& options = {});
+
+  std::vector<Hit> search(std::span<const float> query, const SearchParams& params,
+                          SearchStats* stats = nullptr) const;
+  // One result list per query row, computed on `threads` threads (0 = all).
+  std::vector<std::vector<Hit>> search_batch(MatrixView queries, const SearchParams& params,
+                                             std::size_t threads = 0, SearchStats* stats = nullptr) const;
+
+  // Writes atomically: a crash at any point leaves the previous contents of
+  // `directory` loadable.
+  void save(const std::filesystem::path& directory) const;
+
+  const IndexSpec& spec() const;
+  std::size_t size() const;            // live vectors
+  std::size_t deleted_count() const;   // tombstones awaiting compact()
+  std::size_t memory_bytes() const;    // vectors + graph, not process overhead
+
+ private:
+  struct Impl;
+  explicit Index(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace quiver

@@ -1,0 +1,34 @@
+// Parameters of one search. They travel with each call; nothing of a search is
+// stored on the index, so concurrent searches with different parameters are safe.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "quiver/id_filter.h"
+
+namespace quiver {
+
+struct SearchParams {
+  std::size_t k = 10;
+  std::size_t ef = 64;                          // search window, >= k
+  const IdFilter* filter = nullptr;             // only ids it allows are returned
+  const std::atomic<bool>* cancel = nullptr;    // set to stop early; partial results are returned
+};
+
+// Work done by searches, for the benchmark's hardware-independent cost measure.
+struct SearchStats {
+  std::uint64_t queries = 0;
+  std::uint64_t distances = 0;  // distance evaluations
+  std::uint64_t hops = 0;       // nodes whose neighbour lists were expanded
+
+  SearchStats& operator+=(const SearchStats& other) {
+    queries += other.queries;
+    distances += other.distances;
+    hops += other.hops;
+    return *this;
+  }
+};
+
+}  // namespace quiver

@@ -1,0 +1,357 @@
+#include "quiver/index.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <unordered_set>
+
+#include "engine/durable_file.h"
+#include "engine/graph_search.h"
+#include "engine/hnsw_file_check.h"
+#include "engine/manifest.h"
+#include "engine/parallel_for.h"
+#include "engine/query_distance.h"
+#include "engine/vector_space.h"
+#include "quiver/error.h"
+
+namespace quiver {
+
+using engine::Graph;
+
+namespace {
+
+constexpr const char* quiver_version = "0.1.0";
+// Inserts between progress reports and between releases of the writer lock, so that
+// searches interleave with a long add().
+constexpr std::size_t add_chunk = 2048;
+
+void check_vectors(MatrixView vectors, const IndexSpec& spec, const char* what) {
+  if (vectors.cols != spec.dim) {
+    throw InvalidArgument(std::string(what) + " have " + std::to_string(vectors.cols) +
+                          " dimensions but the index expects " + std::to_string(spec.dim));
+  }
+  for (std::size_t i = 0; i < vectors.rows; ++i) {
+    auto row = vectors.row(i);
+    double norm = 0.0;
+    for (std::size_t j = 0; j < row.size(); ++j) {
+      if (!std::isfinite(row[j])) {
+        throw InvalidArgument(std::string(what) + ": row " + std::to_string(i) + ", component " + std::to_string(j) +
+                              " is " + (std::isnan(row[j]) ? "NaN" : "infinite") + "; vectors must be finite");
+      }
+      norm += double(row[j]) * row[j];
+    }
+    if (spec.metric == Metric::Cosine && norm == 0.0) {
+      throw InvalidArgument(std::string(what) + ": row " + std::to_string(i) +
+                            " is the zero vector, which has no direction under the cosine metric");
+    }
+  }
+}
+
+std::vector<std::uint64_t> resolve_ids(std::span<const std::uint64_t> ids, std::size_t rows) {
+  if (ids.empty()) {
+    std::vector<std::uint64_t> sequential(rows);
+    for (std::size_t i = 0; i < rows; ++i) sequential[i] = i;
+    return sequential;
+  }
+  if (ids.size() != rows) {
+    throw InvalidArgument("got " + std::to_string(ids.size()) + " ids for " + std::to_string(rows) +
+                          " vectors; pass one id per vector");
+  }
+  std::unordered_set<std::uint64_t> seen;
+  seen.reserve(ids.size());
+  for (auto id : ids) {
+    if (!seen.insert(id).second) throw InvalidArgument("id " + std::to_string(id) + " appears twice in one batch");
+  }
+  return {ids.begin(), ids.end()};
+}
+
+// Bytes saveIndex writes for `graph`: header, base layer, upper-layer lists.
+std::size_t saved_bytes(const Graph& graph) {
+  std::size_t bytes = 96 + graph.cur_element_count * graph.size_data_per_element_;
+  for (std::size_t i = 0; i < graph.cur_element_count; ++i) {
+    bytes += 4 + static_cast<std::size_t>(graph.element_levels_[i]) * graph.size_links_per_element_;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+struct Index::Impl {
+  IndexSpec spec;
+  std::uint64_t seed = 100;
+  std::unique_ptr<engine::VectorSpace> space;
+  std::unique_ptr<Graph> graph;  // null until the first vector arrives
+  mutable std::shared_mutex mutex;
+  mutable engine::VisitedPool visited;
+
+  explicit Impl(const IndexSpec& s, std::uint64_t seed_value)
+      : spec(s), seed(seed_value), space(std::make_unique<engine::VectorSpace>(s)) {}
+
+  std::size_t live() const { return graph ? graph->cur_element_count - graph->num_deleted_ : 0; }
+
+  void ensure_capacity(std::size_t extra) {
+    if (!graph) {
+      graph = std::make_unique<Graph>(space.get(), std::max<std::size_t>(extra, 1), spec.M, spec.ef_construction, seed);
+      return;
+    }
+    std::size_t needed = graph->cur_element_count + extra;
+    if (needed > graph->max_elements_) graph->resizeIndex(std::max(needed, graph->max_elements_ * 3 / 2));
+  }
+
+  // Inserts rows [first, first + count) on `threads` threads. The caller holds the writer lock.
+  void insert(MatrixView vectors, const std::vector<std::uint64_t>& ids, std::size_t first, std::size_t count,
+              std::size_t threads) {
+    std::vector<std::vector<std::byte>> scratch(engine::resolve_threads(threads),
+                                                std::vector<std::byte>(space->bytes_per_vector()));
+    auto insert_one = [&](std::size_t i, std::size_t worker) {
+      space->encode(vectors.row(first + i), scratch[worker].data());
+      graph->addPoint(scratch[worker].data(), ids[first + i]);
+    };
+    std::size_t start = 0;
+    if (graph->cur_element_count == 0 && count > 0) {  // hnswlib wants its entry point set before parallel inserts
+      insert_one(0, 0);
+      start = 1;
+    }
+    engine::parallel_for(count - start, threads, [&](std::size_t i, std::size_t worker) { insert_one(start + i, worker); });
+  }
+
+  void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
+    check_vectors(vectors, spec, "vectors");
+    auto ids = resolve_ids(id_span, vectors.rows);
+    for (std::size_t first = 0; first < vectors.rows; first += add_chunk) {
+      std::size_t count = std::min(add_chunk, vectors.rows - first);
+      {
+        std::unique_lock lock(mutex);
+        ensure_capacity(count);
+        insert(vectors, ids, first, count, options.threads);
+      }
+      if (options.progress && !options.progress({first + count, vectors.rows})) {
+        throw Cancelled("cancelled after " + std::to_string(first + count) + " of " + std::to_string(vectors.rows) +
+                        " vectors");
+      }
+    }
+  }
+
+  std::vector<Hit> search(std::span<const float> query, const SearchParams& params, SearchStats& stats) const {
+    if (query.size() != spec.dim) {
+      throw InvalidArgument("query has " + std::to_string(query.size()) + " dimensions but the index expects " +
+                            std::to_string(spec.dim));
+    }
+    for (std::size_t j = 0; j < query.size(); ++j) {
+      if (!std::isfinite(query[j])) {
+        throw InvalidArgument("query component " + std::to_string(j) + " is " +
+                              (std::isnan(query[j]) ? "NaN" : "infinite") + "; queries must be finite");
+      }
+    }
+    if (params.k == 0) throw InvalidArgument("k = 0: ask for at least one result");
+    if (params.ef < params.k) {
+      throw InvalidArgument("ef = " + std::to_string(params.ef) + " is smaller than k = " + std::to_string(params.k) +
+                            "; the search window must hold at least k results");
+    }
+    std::shared_lock lock(mutex);
+    std::size_t live_count = live();
+    if (live_count == 0) throw InvalidArgument("the index is empty: add vectors before searching");
+    if (params.k > live_count) {
+      throw InvalidArgument("k = " + std::to_string(params.k) + " exceeds the " + std::to_string(live_count) +
+                            " vectors in the index");
+    }
+
+    auto visited = this->visited.acquire(graph->max_elements_);
+    std::vector<engine::Candidate> found;
+    engine::with_query_distance(*space, query, [&](const auto& distance) {
+      if (params.filter == nullptr && graph->num_deleted_ == 0) {
+        found = engine::search_unfiltered(*graph, distance, params.ef, params.cancel, visited, stats);
+      } else {
+        auto admit = [&](std::uint32_t id) {
+          return !graph->isMarkedDeleted(id) &&
+                 (params.filter == nullptr || params.filter->allows(graph->getExternalLabel(id)));
+        };
+        found = engine::search_filtered(*graph, distance, params.ef, admit, params.cancel, visited, stats);
+      }
+    });
+    ++stats.queries;
+
+    std::vector<Hit> hits(std::min(params.k, found.size()));
+    bool negate = higher_is_better(spec.metric);
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      hits[i] = {graph->getExternalLabel(found[i].id), negate ? -found[i].distance : found[i].distance};
+    }
+    return hits;
+  }
+};
+
+Index::Index(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Index::Index(Index&&) noexcept = default;
+Index& Index::operator=(Index&&) noexcept = default;
+Index::~Index() = default;
+
+Index Index::create(const IndexSpec& spec) {
+  spec.validate();
+  return Index(std::make_unique<Impl>(spec, 100));
+}
+
+Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids,
+                   const BuildOptions& options) {
+  spec.validate();
+  auto impl = std::make_unique<Impl>(spec, options.seed);
+  impl->add(ids, data, options);
+  return Index(std::move(impl));
+}
+
+Index Index::load(const std::filesystem::path& directory) {
+  auto manifest = engine::Manifest::read(directory);
+  auto impl = std::make_unique<Impl>(manifest.spec, manifest.seed);
+  if (manifest.elements == 0) return Index(std::move(impl));
+
+  auto path = manifest.verified_path(directory, "graph");
+  auto summary = engine::check_hnsw_file(
+      path, {manifest.elements, impl->space->bytes_per_vector(), manifest.spec.M});
+  if (summary.deleted != manifest.deleted) {
+    throw CorruptFile(path.string() + ": " + std::to_string(summary.deleted) + " deleted elements, the manifest says " +
+                      std::to_string(manifest.deleted));
+  }
+  try {
+    impl->graph = std::make_unique<Graph>(impl->space.get(), path.string(), false, manifest.elements);
+    // hnswlib's loading constructor adds to a deletion counter it never initialised.
+    impl->graph->num_deleted_ = summary.deleted;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw CorruptFile(path.string() + ": " + error.what());
+  }
+  return Index(std::move(impl));
+}
+
+void Index::add(std::span<const std::uint64_t> ids, MatrixView vectors, const BuildOptions& options) {
+  impl_->add(ids, vectors, options);
+}
+
+void Index::remove(std::uint64_t id) {
+  std::unique_lock lock(impl_->mutex);
+  auto& graph = impl_->graph;
+  bool present = false;
+  if (graph) {
+    auto it = graph->label_lookup_.find(id);
+    present = it != graph->label_lookup_.end() && !graph->isMarkedDeleted(it->second);
+  }
+  if (!present) throw NotFound("id " + std::to_string(id) + " is not in the index");
+  graph->markDelete(id);
+}
+
+bool Index::contains(std::uint64_t id) const {
+  std::shared_lock lock(impl_->mutex);
+  const auto& graph = impl_->graph;
+  if (!graph) return false;
+  auto it = graph->label_lookup_.find(id);
+  return it != graph->label_lookup_.end() && !graph->isMarkedDeleted(it->second);
+}
+
+void Index::compact(const BuildOptions& options) {
+  std::unique_lock lock(impl_->mutex);
+  auto& graph = impl_->graph;
+  if (!graph || graph->num_deleted_ == 0) return;
+  Matrix live(impl_->live(), impl_->spec.dim);
+  std::vector<std::uint64_t> ids;
+  ids.reserve(live.rows);
+  for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
+    if (graph->isMarkedDeleted(i)) continue;
+    impl_->space->decode(reinterpret_cast<const std::byte*>(graph->getDataByInternalId(i)), live.row(ids.size()));
+    ids.push_back(graph->getExternalLabel(i));
+  }
+  auto rebuilt = Index::build(impl_->spec, live, ids, BuildOptions{options.threads, options.progress, impl_->seed});
+  graph = std::move(rebuilt.impl_->graph);
+  impl_->space = std::move(rebuilt.impl_->space);
+}
+
+std::vector<Hit> Index::search(std::span<const float> query, const SearchParams& params, SearchStats* stats) const {
+  SearchStats local;
+  auto hits = impl_->search(query, params, local);
+  if (stats) *stats += local;
+  return hits;
+}
+
+std::vector<std::vector<Hit>> Index::search_batch(MatrixView queries, const SearchParams& params, std::size_t threads,
+                                                  SearchStats* stats) const {
+  if (queries.cols != impl_->spec.dim) {
+    throw InvalidArgument("queries have " + std::to_string(queries.cols) + " dimensions but the index expects " +
+                          std::to_string(impl_->spec.dim));
+  }
+  std::vector<std::vector<Hit>> results(queries.rows);
+  threads = engine::resolve_threads(threads);
+  std::vector<SearchStats> per_worker(threads);
+  engine::parallel_for(
+      queries.rows, threads,
+      [&](std::size_t i, std::size_t worker) { results[i] = impl_->search(queries.row(i), params, per_worker[worker]); },
+      4);
+  if (stats) {
+    for (const auto& s : per_worker) *stats += s;
+  }
+  return results;
+}
+
+void Index::save(const std::filesystem::path& directory) const {
+  std::shared_lock lock(impl_->mutex);
+  std::filesystem::create_directories(directory);
+  engine::Manifest manifest;
+  manifest.format_version = index_format_version;
+  manifest.quiver_version = quiver_version;
+  manifest.spec = impl_->spec;
+  manifest.seed = impl_->seed;
+  const auto& graph = impl_->graph;
+  std::string graph_name;
+  if (graph && graph->cur_element_count > 0) {
+    manifest.elements = graph->cur_element_count;
+    manifest.deleted = graph->num_deleted_;
+    // A fresh name per save: the previous graph file stays untouched until the new
+    // manifest (written last) stops referring to it.
+    std::random_device device;
+    graph_name = "graph-" + std::to_string(device()) + std::to_string(device()) + ".hnsw";
+    auto target = directory / graph_name;
+    engine::write_atomically(target, [&](const std::filesystem::path& temp) {
+      graph->saveIndex(temp.string());
+      if (!std::filesystem::exists(temp) || std::filesystem::file_size(temp) != saved_bytes(*graph)) {
+        throw IoError("could not write the graph to '" + temp.string() + "' (disk full?)");
+      }
+    });
+    manifest.files["graph"] = engine::describe_file(target);
+  }
+  manifest.write(directory);
+  // Earlier graphs are unreachable now; removing them is best effort.
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    auto name = entry.path().filename().string();
+    if (name.starts_with("graph-") && name.ends_with(".hnsw") && name != graph_name) {
+      std::error_code ignored;
+      std::filesystem::remove(entry.path(), ignored);
+    }
+  }
+}
+
+const IndexSpec& Index::spec() const { return impl_->spec; }
+
+std::size_t Index::size() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->live();
+}
+
+std::size_t Index::deleted_count() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->graph ? impl_->graph->num_deleted_ : 0;
+}
+
+std::size_t Index::memory_bytes() const {
+  std::shared_lock lock(impl_->mutex);
+  const auto& graph = impl_->graph;
+  if (!graph) return 0;
+  // Vectors and links as allocated (base layer at capacity), as hnswlib's own footprint.
+  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_;
+  for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
+    bytes += static_cast<std::size_t>(graph->element_levels_[i]) * graph->size_links_per_element_;
+  }
+  return bytes;
+}
+
+}  // namespace quiver

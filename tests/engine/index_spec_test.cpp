@@ -1,0 +1,35 @@
+#include <doctest/doctest.h>
+
+#include "quiver/error.h"
+#include "quiver/index_spec.h"
+
+using namespace quiver;
+
+TEST_CASE("spec strings parse, keep defaults and print canonically") {
+  auto spec = IndexSpec::parse("hnsw16,f16", Metric::Cosine, 100);
+  CHECK(spec.M == 16);
+  CHECK(spec.primary == Encoding::F16);
+  CHECK(spec.ef_construction == 200);
+  CHECK(spec.metric == Metric::Cosine);
+  CHECK(spec.to_string() == "hnsw16,efc200,f16");
+  CHECK(IndexSpec::parse(spec.to_string(), Metric::Cosine, 100).to_string() == spec.to_string());
+  CHECK(IndexSpec::parse("", Metric::L2, 8).to_string() == "hnsw32,efc200,f32");
+  CHECK(IndexSpec::parse(" hnsw8 , efc40 ", Metric::L2, 8).ef_construction == 40);
+}
+
+TEST_CASE("bad spec strings name the offending token") {
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("hnsw32,pq8", Metric::L2, 8), doctest::Contains("'pq8'"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("hnswx", Metric::L2, 8), doctest::Contains("'hnswx'"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("hnsw1", Metric::L2, 8), doctest::Contains("M = 1"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("efc", Metric::L2, 8), doctest::Contains("'efc'"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("hnsw32", Metric::L2, 0), doctest::Contains("dimension 0"), InvalidArgument);
+  CHECK_THROWS_AS(IndexSpec::parse("hnsw32", Metric::L2, IndexSpec::max_dim + 1), InvalidArgument);
+}
+
+TEST_CASE("metric names") {
+  CHECK(parse_metric("euclidean") == Metric::L2);
+  CHECK(parse_metric("angular") == Metric::Cosine);
+  CHECK(parse_metric("dot") == Metric::InnerProduct);
+  CHECK(to_string(Metric::InnerProduct) == "ip");
+  CHECK_THROWS_WITH_AS(parse_metric("hamming"), doctest::Contains("hamming"), InvalidArgument);
+}
