@@ -69,18 +69,21 @@ Candidate descend(const Graph& graph, const Distance& distance, SearchStats& sta
 
 }  // namespace detail
 
-// Unfiltered search over a graph without tombstones: one sorted buffer of the `ef`
-// closest nodes seen, expanded best-first until every entry has been expanded.
+// Unfiltered search over a graph without tombstones: one sorted buffer of the
+// `capacity` closest nodes seen, of which the best `window` are expanded best-first
+// until all of them have been (SVS's search window and buffer: a buffer larger than
+// the window keeps more candidates for re-ranking without widening the walk).
 // Returns the buffer in ascending distance.
 template <typename Distance>
-std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& distance, std::size_t ef,
-                                         const std::atomic<bool>* cancel, VisitedPool::Lease& visited,
-                                         SearchStats& stats) {
+std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& distance, std::size_t window,
+                                         std::size_t capacity, const std::atomic<bool>* cancel,
+                                         VisitedPool::Lease& visited, SearchStats& stats) {
   struct Entry {
     float distance;
     std::uint32_t id;
     bool expanded;
   };
+  const std::size_t ef = std::max(window, capacity);
   std::vector<Entry> buffer(ef + 1);
   std::size_t count = 0;
   const std::size_t vector_lines = std::min<std::size_t>(8, (graph.data_size_ + 63) / 64);
@@ -91,7 +94,7 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
 
   std::vector<std::uint32_t> fresh(graph.maxM0_);
   std::size_t cursor = 0;
-  while (cursor < count && !detail::cancelled(cancel)) {
+  while (cursor < std::min(count, window) && !detail::cancelled(cancel)) {
     buffer[cursor].expanded = true;
     const auto* list = graph.get_linklist0(buffer[cursor].id);
     auto degree = detail::neighbour_count(list);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -14,7 +15,7 @@
 #include "engine/hnsw_file_check.h"
 #include "engine/manifest.h"
 #include "engine/parallel_for.h"
-#include "engine/query_distance.h"
+#include "engine/vector_encoder.h"
 #include "engine/vector_space.h"
 #include "quiver/error.h"
 
@@ -83,45 +84,60 @@ std::size_t saved_bytes(const Graph& graph) {
 struct Index::Impl {
   IndexSpec spec;
   std::uint64_t seed = 100;
+  std::shared_ptr<const engine::VectorEncoder> encoder;  // shared with compacted rebuilds
   std::unique_ptr<engine::VectorSpace> space;
-  std::unique_ptr<Graph> graph;  // null until the first vector arrives
+  std::unique_ptr<Graph> graph;     // null until the first vector arrives
+  std::vector<std::byte> secondary;  // re-rank codes by internal id (capacity x secondary_bytes)
   mutable std::shared_mutex mutex;
   mutable engine::VisitedPool visited;
 
-  explicit Impl(const IndexSpec& s, std::uint64_t seed_value)
-      : spec(s), seed(seed_value), space(std::make_unique<engine::VectorSpace>(s)) {}
+  Impl(std::shared_ptr<const engine::VectorEncoder> trained, std::uint64_t seed_value)
+      : spec(trained->spec()),
+        seed(seed_value),
+        encoder(std::move(trained)),
+        space(std::make_unique<engine::VectorSpace>(*encoder)) {}
 
   std::size_t live() const { return graph ? graph->cur_element_count - graph->num_deleted_ : 0; }
+  std::size_t secondary_bytes() const { return encoder->secondary_bytes(); }
 
   void ensure_capacity(std::size_t extra) {
     if (!graph) {
       graph = std::make_unique<Graph>(space.get(), std::max<std::size_t>(extra, 1), spec.M, spec.ef_construction, seed);
-      return;
+    } else if (graph->cur_element_count + extra > graph->max_elements_) {
+      graph->resizeIndex(std::max(graph->cur_element_count + extra, graph->max_elements_ * 3 / 2));
     }
-    std::size_t needed = graph->cur_element_count + extra;
-    if (needed > graph->max_elements_) graph->resizeIndex(std::max(needed, graph->max_elements_ * 3 / 2));
+    secondary.resize(graph->max_elements_ * secondary_bytes());
   }
 
   // Inserts rows [first, first + count) on `threads` threads. The caller holds the writer lock.
   void insert(MatrixView vectors, const std::vector<std::uint64_t>& ids, std::size_t first, std::size_t count,
               std::size_t threads) {
-    std::vector<std::vector<std::byte>> scratch(engine::resolve_threads(threads),
-                                                std::vector<std::byte>(space->bytes_per_vector()));
+    std::size_t primary_bytes = encoder->primary_bytes();
+    std::size_t workers = engine::resolve_threads(threads);
+    std::vector<std::vector<std::byte>> scratch(workers, std::vector<std::byte>(primary_bytes + secondary_bytes()));
     auto insert_one = [&](std::size_t i, std::size_t worker) {
-      space->encode(vectors.row(first + i), scratch[worker].data());
-      graph->addPoint(scratch[worker].data(), ids[first + i]);
+      auto* primary = scratch[worker].data();
+      auto* second = primary + primary_bytes;
+      encoder->encode(vectors.row(first + i), primary, second);
+      auto internal = graph->addPoint(primary, ids[first + i], -1);
+      std::copy_n(second, secondary_bytes(), secondary.data() + std::size_t{internal} * secondary_bytes());
     };
     std::size_t start = 0;
     if (graph->cur_element_count == 0 && count > 0) {  // hnswlib wants its entry point set before parallel inserts
       insert_one(0, 0);
       start = 1;
     }
-    engine::parallel_for(count - start, threads, [&](std::size_t i, std::size_t worker) { insert_one(start + i, worker); });
+    engine::parallel_for(count - start, workers, [&](std::size_t i, std::size_t worker) { insert_one(start + i, worker); });
   }
 
   void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
     check_vectors(vectors, spec, "vectors");
     auto ids = resolve_ids(id_span, vectors.rows);
+    {
+      // Room for the whole batch up front: growing chunk by chunk would over-allocate.
+      std::unique_lock lock(mutex);
+      ensure_capacity(vectors.rows);
+    }
     for (std::size_t first = 0; first < vectors.rows; first += add_chunk) {
       std::size_t count = std::min(add_chunk, vectors.rows - first);
       {
@@ -152,6 +168,10 @@ struct Index::Impl {
       throw InvalidArgument("ef = " + std::to_string(params.ef) + " is smaller than k = " + std::to_string(params.k) +
                             "; the search window must hold at least k results");
     }
+    if (params.buffer != 0 && params.buffer < params.ef) {
+      throw InvalidArgument("buffer = " + std::to_string(params.buffer) + " is smaller than ef = " +
+                            std::to_string(params.ef) + "; use 0 for a buffer of ef");
+    }
     std::shared_lock lock(mutex);
     std::size_t live_count = live();
     if (live_count == 0) throw InvalidArgument("the index is empty: add vectors before searching");
@@ -160,20 +180,34 @@ struct Index::Impl {
                             " vectors in the index");
     }
 
+    auto prepared = encoder->prepare(query);
+    std::size_t capacity = std::max(params.ef, params.buffer);
     auto visited = this->visited.acquire(graph->max_elements_);
     std::vector<engine::Candidate> found;
-    engine::with_query_distance(*space, query, [&](const auto& distance) {
+    encoder->with_primary_distance(prepared, [&](const auto& distance) {
       if (params.filter == nullptr && graph->num_deleted_ == 0) {
-        found = engine::search_unfiltered(*graph, distance, params.ef, params.cancel, visited, stats);
+        found = engine::search_unfiltered(*graph, distance, params.ef, capacity, params.cancel, visited, stats);
       } else {
         auto admit = [&](std::uint32_t id) {
           return !graph->isMarkedDeleted(id) &&
                  (params.filter == nullptr || params.filter->allows(graph->getExternalLabel(id)));
         };
-        found = engine::search_filtered(*graph, distance, params.ef, admit, params.cancel, visited, stats);
+        found = engine::search_filtered(*graph, distance, capacity, admit, params.cancel, visited, stats);
       }
     });
     ++stats.queries;
+
+    if (secondary_bytes() > 0) {  // re-rank the whole buffer with the secondary codes
+      for (auto& candidate : found) {
+        candidate.distance = encoder->secondary_distance(
+            prepared, reinterpret_cast<const std::byte*>(graph->getDataByInternalId(candidate.id)),
+            secondary.data() + std::size_t{candidate.id} * secondary_bytes());
+      }
+      stats.distances += found.size();
+      std::size_t keep = std::min(params.k, found.size());
+      std::partial_sort(found.begin(), found.begin() + keep, found.end(),
+                        [](const auto& a, const auto& b) { return a.distance < b.distance; });
+    }
 
     std::vector<Hit> hits(std::min(params.k, found.size()));
     bool negate = higher_is_better(spec.metric);
@@ -190,26 +224,28 @@ Index& Index::operator=(Index&&) noexcept = default;
 Index::~Index() = default;
 
 Index Index::create(const IndexSpec& spec) {
-  spec.validate();
-  return Index(std::make_unique<Impl>(spec, 100));
+  return Index(std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(spec), 100));
 }
 
 Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids,
                    const BuildOptions& options) {
-  spec.validate();
-  auto impl = std::make_unique<Impl>(spec, options.seed);
+  check_vectors(data, spec, "vectors");
+  auto encoder = engine::VectorEncoder::train(spec, data, options.sample_queries, options.threads);
+  auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), options.seed);
   impl->add(ids, data, options);
   return Index(std::move(impl));
 }
 
 Index Index::load(const std::filesystem::path& directory) {
   auto manifest = engine::Manifest::read(directory);
-  auto impl = std::make_unique<Impl>(manifest.spec, manifest.seed);
+  auto encoder = manifest.files.contains("encoder")
+                     ? engine::VectorEncoder::load(manifest.spec, manifest.verified_path(directory, "encoder"))
+                     : engine::VectorEncoder(manifest.spec);
+  auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), manifest.seed);
   if (manifest.elements == 0) return Index(std::move(impl));
 
   auto path = manifest.verified_path(directory, "graph");
-  auto summary = engine::check_hnsw_file(
-      path, {manifest.elements, impl->space->bytes_per_vector(), manifest.spec.M});
+  auto summary = engine::check_hnsw_file(path, {manifest.elements, impl->encoder->primary_bytes(), manifest.spec.M});
   if (summary.deleted != manifest.deleted) {
     throw CorruptFile(path.string() + ": " + std::to_string(summary.deleted) + " deleted elements, the manifest says " +
                       std::to_string(manifest.deleted));
@@ -222,6 +258,20 @@ Index Index::load(const std::filesystem::path& directory) {
     throw;
   } catch (const std::exception& error) {
     throw CorruptFile(path.string() + ": " + error.what());
+  }
+
+  if (impl->secondary_bytes() > 0) {
+    auto secondary_path = manifest.verified_path(directory, "secondary");
+    std::size_t expected = manifest.elements * impl->secondary_bytes();
+    if (std::filesystem::file_size(secondary_path) != expected) {
+      throw CorruptFile(secondary_path.string() + ": " + std::to_string(std::filesystem::file_size(secondary_path)) +
+                        " bytes, expected " + std::to_string(expected) + " for " + std::to_string(manifest.elements) +
+                        " re-rank vectors");
+    }
+    impl->secondary.resize(expected);
+    std::ifstream in(secondary_path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(impl->secondary.data()), static_cast<std::streamsize>(expected));
+    if (!in) throw IoError("cannot read '" + secondary_path.string() + "'");
   }
   return Index(std::move(impl));
 }
@@ -259,12 +309,19 @@ void Index::compact(const BuildOptions& options) {
   ids.reserve(live.rows);
   for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
     if (graph->isMarkedDeleted(i)) continue;
-    impl_->space->decode(reinterpret_cast<const std::byte*>(graph->getDataByInternalId(i)), live.row(ids.size()));
+    impl_->encoder->reconstruct(reinterpret_cast<const std::byte*>(graph->getDataByInternalId(i)),
+                                impl_->secondary.data() + i * impl_->secondary_bytes(), live.row(ids.size()));
     ids.push_back(graph->getExternalLabel(i));
   }
-  auto rebuilt = Index::build(impl_->spec, live, ids, BuildOptions{options.threads, options.progress, impl_->seed});
-  graph = std::move(rebuilt.impl_->graph);
-  impl_->space = std::move(rebuilt.impl_->space);
+  // The trained encoder is kept: compaction changes the graph, not the codes' meaning.
+  Impl rebuilt(impl_->encoder, impl_->seed);
+  BuildOptions rebuild_options;
+  rebuild_options.threads = options.threads;
+  rebuild_options.progress = options.progress;
+  rebuilt.add(ids, live, rebuild_options);
+  graph = std::move(rebuilt.graph);
+  impl_->space = std::move(rebuilt.space);
+  impl_->secondary = std::move(rebuilt.secondary);
 }
 
 std::vector<Hit> Index::search(std::span<const float> query, const SearchParams& params, SearchStats* stats) const {
@@ -302,15 +359,14 @@ void Index::save(const std::filesystem::path& directory) const {
   manifest.spec = impl_->spec;
   manifest.seed = impl_->seed;
   const auto& graph = impl_->graph;
-  std::string graph_name;
+  // A fresh generation name per save: the previous files stay untouched until the
+  // new manifest (written last) stops referring to them.
+  std::random_device device;
+  std::string generation = std::to_string(device()) + std::to_string(device());
   if (graph && graph->cur_element_count > 0) {
     manifest.elements = graph->cur_element_count;
     manifest.deleted = graph->num_deleted_;
-    // A fresh name per save: the previous graph file stays untouched until the new
-    // manifest (written last) stops referring to it.
-    std::random_device device;
-    graph_name = "graph-" + std::to_string(device()) + std::to_string(device()) + ".hnsw";
-    auto target = directory / graph_name;
+    auto target = directory / ("graph-" + generation + ".hnsw");
     engine::write_atomically(target, [&](const std::filesystem::path& temp) {
       graph->saveIndex(temp.string());
       if (!std::filesystem::exists(temp) || std::filesystem::file_size(temp) != saved_bytes(*graph)) {
@@ -318,12 +374,31 @@ void Index::save(const std::filesystem::path& directory) const {
       }
     });
     manifest.files["graph"] = engine::describe_file(target);
+    if (impl_->secondary_bytes() > 0) {
+      auto secondary_target = directory / ("secondary-" + generation + ".bin");
+      engine::write_atomically(secondary_target, [&](const std::filesystem::path& temp) {
+        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(impl_->secondary.data()),
+                  static_cast<std::streamsize>(graph->cur_element_count * impl_->secondary_bytes()));
+        out.flush();
+        if (!out) throw IoError("could not write re-rank vectors to '" + temp.string() + "' (disk full?)");
+      });
+      manifest.files["secondary"] = engine::describe_file(secondary_target);
+    }
+  }
+  if (impl_->encoder->has_trained_state()) {
+    auto encoder_target = directory / ("encoder-" + generation + ".bin");
+    engine::write_atomically(encoder_target, [&](const std::filesystem::path& temp) { impl_->encoder->save(temp); });
+    manifest.files["encoder"] = engine::describe_file(encoder_target);
   }
   manifest.write(directory);
-  // Earlier graphs are unreachable now; removing them is best effort.
+  // Files of earlier generations are unreachable now; removing them is best effort.
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     auto name = entry.path().filename().string();
-    if (name.starts_with("graph-") && name.ends_with(".hnsw") && name != graph_name) {
+    bool ours = name.starts_with("graph-") || name.starts_with("secondary-") || name.starts_with("encoder-");
+    bool current = std::any_of(manifest.files.begin(), manifest.files.end(),
+                               [&](const auto& file) { return file.second.name == name; });
+    if (ours && !current) {
       std::error_code ignored;
       std::filesystem::remove(entry.path(), ignored);
     }
@@ -331,6 +406,8 @@ void Index::save(const std::filesystem::path& directory) const {
 }
 
 const IndexSpec& Index::spec() const { return impl_->spec; }
+std::size_t Index::primary_code_bytes() const { return impl_->encoder->primary_bytes(); }
+std::size_t Index::rerank_code_bytes() const { return impl_->encoder->secondary_bytes(); }
 
 std::size_t Index::size() const {
   std::shared_lock lock(impl_->mutex);
@@ -346,8 +423,8 @@ std::size_t Index::memory_bytes() const {
   std::shared_lock lock(impl_->mutex);
   const auto& graph = impl_->graph;
   if (!graph) return 0;
-  // Vectors and links as allocated (base layer at capacity), as hnswlib's own footprint.
-  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_;
+  // Codes and links as allocated (base layer at capacity), counted as for hnswlib.
+  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_ + impl_->secondary.capacity();
   for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
     bytes += static_cast<std::size_t>(graph->element_levels_[i]) * graph->size_links_per_element_;
   }

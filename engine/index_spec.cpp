@@ -24,14 +24,17 @@ std::vector<std::string_view> split_commas(std::string_view text) {
   return tokens;
 }
 
+[[noreturn]] void bad_token(std::string_view spec, std::string_view token, const std::string& why) {
+  throw InvalidArgument("index spec '" + std::string(spec) + "': token '" + std::string(token) + "' " + why);
+}
+
 // "hnsw32" with prefix "hnsw" -> 32; throws if the rest is not a positive integer.
 std::size_t number_after(std::string_view token, std::string_view prefix, std::string_view spec) {
   auto digits = token.substr(prefix.size());
   std::size_t value = 0;
   auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
-    throw InvalidArgument("index spec '" + std::string(spec) + "': token '" + std::string(token) +
-                          "' must be '" + std::string(prefix) + "' followed by a positive integer");
+    bad_token(spec, token, "must be '" + std::string(prefix) + "' followed by a positive integer");
   }
   return value;
 }
@@ -42,6 +45,19 @@ std::string to_string(Encoding encoding) {
   switch (encoding) {
     case Encoding::F32: return "f32";
     case Encoding::F16: return "f16";
+    case Encoding::Lvq8: return "lvq8";
+    case Encoding::Lvq4: return "lvq4";
+    case Encoding::Lvq4x8: return "lvq4x8";
+  }
+  return "unknown";
+}
+
+std::string to_string(Rerank rerank) {
+  switch (rerank) {
+    case Rerank::None: return "none";
+    case Rerank::F32: return "f32";
+    case Rerank::F16: return "f16";
+    case Rerank::Lvq8: return "lvq8";
   }
   return "unknown";
 }
@@ -50,27 +66,61 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
   IndexSpec result;
   result.metric = metric;
   result.dim = dim;
+  bool rerank_given = false;
   for (auto token : split_commas(spec)) {
     if (token == "f32") {
       result.primary = Encoding::F32;
     } else if (token == "f16") {
       result.primary = Encoding::F16;
+    } else if (token == "lvq8") {
+      result.primary = Encoding::Lvq8;
+    } else if (token == "lvq4") {
+      result.primary = Encoding::Lvq4;
+    } else if (token == "lvq4x8") {
+      result.primary = Encoding::Lvq4x8;
     } else if (token.starts_with("hnsw")) {
       result.graph = GraphKind::Hnsw;
       result.M = number_after(token, "hnsw", spec);
     } else if (token.starts_with("efc")) {
       result.ef_construction = number_after(token, "efc", spec);
+    } else if (token.starts_with("leanvec-ood")) {
+      result.reduction = Reduction::LeanVecOod;
+      result.reduced_dim = number_after(token, "leanvec-ood", spec);
+    } else if (token.starts_with("leanvec")) {
+      result.reduction = Reduction::LeanVecId;
+      result.reduced_dim = number_after(token, "leanvec", spec);
+    } else if (token.starts_with("rerank=")) {
+      auto what = token.substr(7);
+      rerank_given = true;
+      if (what == "none") {
+        result.rerank = Rerank::None;
+      } else if (what == "f32") {
+        result.rerank = Rerank::F32;
+      } else if (what == "f16") {
+        result.rerank = Rerank::F16;
+      } else if (what == "lvq8") {
+        result.rerank = Rerank::Lvq8;
+      } else {
+        bad_token(spec, token, "names an unknown re-rank encoding; expected rerank=f32, f16, lvq8 or none");
+      }
     } else {
-      throw InvalidArgument("index spec '" + std::string(spec) + "': unknown token '" + std::string(token) +
-                            "'; expected hnsw<M>, efc<N>, f32 or f16 (e.g. \"hnsw32,efc200,f16\")");
+      bad_token(spec, token,
+                "is unknown; expected hnsw<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, leanvec<d>, "
+                "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
+  if (!rerank_given && result.reduction != Reduction::None) result.rerank = Rerank::Lvq8;
   result.validate();
   return result;
 }
 
 std::string IndexSpec::to_string() const {
-  return "hnsw" + std::to_string(M) + ",efc" + std::to_string(ef_construction) + "," + quiver::to_string(primary);
+  std::string text = "hnsw" + std::to_string(M) + ",efc" + std::to_string(ef_construction);
+  if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
+  if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
+  text += "," + quiver::to_string(primary);
+  if (rerank != Rerank::None || reduction != Reduction::None) text += ",rerank=" + quiver::to_string(rerank);
+  return text;
 }
 
 void IndexSpec::validate() const {
@@ -85,6 +135,10 @@ void IndexSpec::validate() const {
   if (ef_construction < 1 || ef_construction > 100000) {
     throw InvalidArgument("ef_construction = " + std::to_string(ef_construction) +
                           " is out of range: expected 1..100000");
+  }
+  if (reduction != Reduction::None && (reduced_dim == 0 || reduced_dim >= dim)) {
+    throw InvalidArgument("LeanVec target dimension " + std::to_string(reduced_dim) +
+                          " must be between 1 and the vectors' dimension minus one (" + std::to_string(dim - 1) + ")");
   }
 }
 

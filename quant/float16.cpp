@@ -59,18 +59,22 @@ std::uint16_t float_to_half(float x) {
   return static_cast<std::uint16_t>(sign | q);
 }
 
+// Branch-free (masks, not ternaries, which GCC leaves as control flow), so that
+// halves_to_floats' loop vectorises. Subnormals are rebuilt as (2^-14 + m 2^-24) - 2^-14:
+// exact, and with normal operands, so flush-to-zero and denormals-are-zero modes cannot
+// change the result.
 float half_to_float(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu;
-  const std::uint32_t mantissa = h & 0x3ffu;
-  if (exp == 0x1f) {
-    const std::uint32_t quiet = mantissa != 0 ? kFloatQuietBit : 0u;
-    return std::bit_cast<float>(sign | kFloatExpMask | quiet | (mantissa << 13));
-  }
-  if (exp != 0) return std::bit_cast<float>(sign | ((exp << 23) + kRebias) | (mantissa << 13));
-  // Subnormal or zero: mantissa * 2^-24 is exact, and a normal float whenever nonzero.
-  const float magnitude = static_cast<float>(mantissa) * 0x1p-24f;
-  return std::bit_cast<float>(sign | std::bit_cast<std::uint32_t>(magnitude));
+  const std::uint32_t abs = h & 0x7fffu;
+  const std::uint32_t special = 0u - static_cast<std::uint32_t>(abs >= kHalfInf);  // inf or NaN
+  const std::uint32_t nan = 0u - static_cast<std::uint32_t>(abs > kHalfInf);
+  const std::uint32_t tiny = 0u - static_cast<std::uint32_t>(abs < 0x400u);        // subnormal or 0
+  std::uint32_t bits = (abs << 13) + kRebias;
+  bits += special & kRebias;      // exponent 31 becomes 255
+  bits |= nan & kFloatQuietBit;   // NaN comes out quiet, as with F16C
+  const float rebuilt = std::bit_cast<float>(bits + (1u << 23)) - 0x1p-14f;
+  const std::uint32_t magnitude = (std::bit_cast<std::uint32_t>(rebuilt) & tiny) | (bits & ~tiny);
+  return std::bit_cast<float>(magnitude | sign);
 }
 
 void floats_to_halves(std::span<const float> in, std::span<std::uint16_t> out) {

@@ -25,6 +25,7 @@ struct BuildArgs {
   std::string metric;
   std::string spec = "hnsw32,efc200,f32";
   std::filesystem::path output;
+  std::filesystem::path sample_queries;
   std::size_t threads = 0;
   std::size_t max_rows = 0;
   std::uint64_t seed = 100;
@@ -62,7 +63,11 @@ int run_build(const BuildArgs& args) {
                           "' (l2, ip or cosine; only .hdf5 files name their own metric)");
   }
   // Spec errors surface now, not after reading a large file; the real dim comes later.
-  IndexSpec::parse(args.spec, metric.value_or(Metric::L2), 1);
+  const IndexSpec early = IndexSpec::parse(args.spec, metric.value_or(Metric::InnerProduct), IndexSpec::max_dim);
+  if (early.needs_sample_queries() && args.sample_queries.empty()) {
+    throw InvalidArgument("spec '" + args.spec + "' learns from queries: pass --sample-queries FILE");
+  }
+  if (!args.sample_queries.empty()) require_file(args.sample_queries, "sample queries");
   check_output(args.output);
 
   const auto read_start = std::chrono::steady_clock::now();
@@ -90,6 +95,11 @@ int run_build(const BuildArgs& args) {
     options.threads = threads;
     options.seed = args.seed;
     options.progress = bar.callback();
+    Matrix sample_queries;
+    if (!args.sample_queries.empty()) {
+      sample_queries = read_vector_input(args.sample_queries, Hdf5Part::Test, all_rows).vectors;
+      options.sample_queries = sample_queries;
+    }
     try {
       index.emplace(Index::build(spec, data, {}, options));
     } catch (const Cancelled& cancelled) {
@@ -107,8 +117,9 @@ int run_build(const BuildArgs& args) {
               spec.to_string().c_str(), to_string(spec.metric).c_str(), format_count(index->size()).c_str(),
               spec.dim, format_duration(build_seconds).c_str(),
               format_rate(static_cast<double>(data.rows) / std::max(build_seconds, 1e-9)).c_str(), threads);
-  std::printf("memory: %s (%.1f MB, vectors + graph)\n", format_bytes(index->memory_bytes()).c_str(),
-              static_cast<double>(index->memory_bytes()) / 1e6);
+  std::printf("memory: %s (%.1f MB, vectors + graph); %zu bytes per vector walked, %zu re-ranked\n",
+              format_bytes(index->memory_bytes()).c_str(), static_cast<double>(index->memory_bytes()) / 1e6,
+              index->primary_code_bytes(), index->rerank_code_bytes());
   std::printf("saved to %s in %s\n", args.output.string().c_str(), format_duration(save_seconds).c_str());
   return 0;
 }
@@ -131,7 +142,9 @@ Command add_build_command(CLI::App& app) {
       ->type_name("NAME");
   cmd->add_option("-s,--spec", args->spec,
                   "Index spec, comma-separated: hnsw<M> (graph degree),\n"
-                  "efc<N> (build search window), f32 | f16 (storage)")
+                  "efc<N> (build search window); storage f32 | f16 |\n"
+                  "lvq8 | lvq4 | lvq4x8; leanvec<d> | leanvec-ood<d>\n"
+                  "(reduce to d dims); rerank=f32|f16|lvq8|none")
       ->type_name("SPEC")
       ->capture_default_str();
   cmd->add_option("-o,--output", args->output,
@@ -139,6 +152,11 @@ Command add_build_command(CLI::App& app) {
                   "an index already there is replaced")
       ->type_name("DIR")
       ->required();
+  cmd->add_option("--sample-queries", args->sample_queries,
+                  "Vectors from the query distribution (any vector format),\n"
+                  "needed by leanvec-ood<d>; keep them apart from the\n"
+                  "queries you evaluate with")
+      ->type_name("FILE");
   cmd->add_option("-t,--threads", args->threads, "Build threads, 0 = all cores")
       ->type_name("N")
       ->capture_default_str();
@@ -153,9 +171,12 @@ Command add_build_command(CLI::App& app) {
       "  quiver build /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz \\\n"
       "      --metric l2 --spec hnsw32,efc200,f32 --output fmnist.idx\n"
       "  quiver build glove-100-angular.hdf5 --output glove.idx   # metric from the file\n"
+      "  quiver build keys.fbin --metric ip --spec hnsw32,leanvec-ood64,lvq8 \\\n"
+      "      --sample-queries queries_train.fbin --output keys.idx\n"
       "\n"
       "Larger M and efc give higher recall at the same search ef, for a slower build and\n"
-      "more memory; f16 halves vector memory. Press Ctrl-C to cancel a build cleanly.");
+      "more memory; f16 halves vector memory, lvq8 quarters it, and LeanVec shrinks\n"
+      "the walked vectors further while re-ranking at full dimension. Press Ctrl-C to cancel a build cleanly.");
   return {cmd, [args] { return run_build(*args); }};
 }
 

@@ -103,6 +103,10 @@ json describe(const std::filesystem::path& dir, const json& manifest, const Inde
     build["M"] = spec.M;
     build["ef_construction"] = spec.ef_construction;
     build["encoding"] = to_string(spec.primary);
+    build["reduced_dim"] = spec.primary_dim();
+    build["rerank"] = to_string(spec.rerank);
+    out["primary_code_bytes"] = index->primary_code_bytes();
+    out["rerank_code_bytes"] = index->rerank_code_bytes();
   }
   out["build"] = std::move(build);
   json files = describe_files(dir, manifest);
@@ -126,6 +130,11 @@ void print_text(const json& info) {
     line("deleted", format_count(info["deleted"].get<std::size_t>()) +
                         (info["deleted"].get<std::size_t>() > 0 ? " (tombstones; compact to reclaim)" : ""));
     line("memory", format_bytes(info["memory_bytes"].get<std::uint64_t>()) + " (vectors + graph, when loaded)");
+    line("bytes/vector", std::to_string(info["primary_code_bytes"].get<std::size_t>()) + " walked (" +
+                             info["build"]["encoding"].get<std::string>() + ", " +
+                             std::to_string(info["build"]["reduced_dim"].get<std::size_t>()) + " dims), " +
+                             std::to_string(info["rerank_code_bytes"].get<std::size_t>()) + " re-rank (" +
+                             info["build"]["rerank"].get<std::string>() + ")");
   }
   std::string format = info["format"].get<std::string>() + " version " + std::to_string(info["format_version"].get<int>());
   if (!info["quiver_version"].get<std::string>().empty()) {

@@ -26,6 +26,7 @@ struct SearchArgs {
   std::filesystem::path queries;
   std::size_t k = 10;
   std::size_t ef = 64;
+  std::size_t buffer = 0;
   std::size_t threads = 0;
   std::filesystem::path output;
   std::filesystem::path groundtruth;
@@ -136,6 +137,7 @@ int run_search(const SearchArgs& args) {
   SearchParams params;
   params.k = args.k;
   params.ef = args.ef;
+  params.buffer = args.buffer;
   SearchStats stats;
   std::vector<std::vector<Hit>> results;
   double seconds = 0;
@@ -190,6 +192,11 @@ Command add_search_command(CLI::App& app) {
   cmd->add_option("--ef", args->ef, "Search window, >= k: larger is slower, more accurate")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}).description(""))
+      ->capture_default_str();
+  cmd->add_option("--buffer", args->buffer,
+                  "Candidates re-ranked at full precision (>= ef; 0 = ef):\n"
+                  "more recall for compressed indexes, same walk")
+      ->type_name("N")
       ->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "Search threads, 0 = all cores")
       ->type_name("N")

@@ -9,6 +9,17 @@
 
 namespace quiver::cli {
 
+IntMatrix hit_ids(const std::vector<std::vector<Hit>>& results, std::size_t k) {
+  IntMatrix ids(results.size(), k);
+  std::fill(ids.values.begin(), ids.values.end(), -1);
+  for (std::size_t q = 0; q < results.size(); ++q) {
+    for (std::size_t i = 0; i < std::min(k, results[q].size()); ++i) {
+      ids.row(q)[i] = static_cast<std::int32_t>(results[q][i].id);
+    }
+  }
+  return ids;
+}
+
 double recall_at_k(const std::vector<std::vector<Hit>>& results, IntMatrixView truth, std::size_t k) {
   if (truth.rows < results.size()) {
     throw InvalidArgument("ground truth has " + std::to_string(truth.rows) + " rows but there are " +

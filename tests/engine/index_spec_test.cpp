@@ -33,3 +33,28 @@ TEST_CASE("metric names") {
   CHECK(to_string(Metric::InnerProduct) == "ip");
   CHECK_THROWS_WITH_AS(parse_metric("hamming"), doctest::Contains("hamming"), InvalidArgument);
 }
+
+TEST_CASE("compressed and reduced specs") {
+  auto lvq = IndexSpec::parse("hnsw32,lvq8", Metric::L2, 784);
+  CHECK(lvq.primary == Encoding::Lvq8);
+  CHECK(lvq.rerank == Rerank::None);
+  CHECK(lvq.to_string() == "hnsw32,efc200,lvq8");
+
+  auto lean = IndexSpec::parse("leanvec160,lvq4x8", Metric::L2, 784);
+  CHECK(lean.reduction == Reduction::LeanVecId);
+  CHECK(lean.reduced_dim == 160);
+  CHECK(lean.primary_dim() == 160);
+  CHECK(lean.rerank == Rerank::Lvq8);  // LeanVec re-ranks at full dimension by default
+  CHECK(lean.to_string() == "hnsw32,efc200,leanvec160,lvq4x8,rerank=lvq8");
+  CHECK(IndexSpec::parse(lean.to_string(), Metric::L2, 784).to_string() == lean.to_string());
+
+  auto ood = IndexSpec::parse("leanvec-ood64,f16,rerank=f32", Metric::InnerProduct, 128);
+  CHECK(ood.reduction == Reduction::LeanVecOod);
+  CHECK(ood.needs_sample_queries());
+  CHECK(ood.rerank == Rerank::F32);
+
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("leanvec784", Metric::L2, 784), doctest::Contains("target dimension 784"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("rerank=bf16", Metric::L2, 8), doctest::Contains("rerank=bf16"),
+                       InvalidArgument);
+}

@@ -1,7 +1,9 @@
 # cmake -DNM=<nm> -DOBJECTS=<a.o|b.o|...> -P check_isa_symbols.cmake
-# Fails if an ISA-specific object (distance_<isa>.cpp.o) defines a weak symbol that is
-# not an xsimd instantiation, or one that another object of quiver_quant also defines.
-# Mangled names are used: they contain no characters CMake lists treat specially.
+# Fails if an ISA-specific object (<name>_<isa>.cpp.o) defines a weak symbol that is not
+# an xsimd instantiation, or one that an object built for another ISA (or for none) also
+# defines: the linker keeps one copy of a weak symbol for all callers. Objects of the
+# same ISA may share (same flags). Mangled names are used: they contain no characters
+# CMake lists treat specially.
 string(REPLACE "|" ";" objects "${OBJECTS}")
 set(failures "")
 set(all_weak "")
@@ -11,7 +13,10 @@ foreach(object IN LISTS objects)
     message(FATAL_ERROR "${NM} failed on ${object}")
   endif()
   get_filename_component(name ${object} NAME)
-  string(REGEX MATCH "^distance_(avx512|avx2|sse4|neon)\\." isa_object "${name}")
+  set(isa_object "")
+  if(name MATCHES "_(avx512|avx2|sse4|neon)\\.cpp\\.o(bj)?$")
+    set(isa_object ${CMAKE_MATCH_1})
+  endif()
   string(REGEX MATCHALL "[^\n]+" lines "${listing}")
   foreach(line IN LISTS lines)
     if(NOT line MATCHES "^[0-9a-fA-F]* *[WVu] ([^ ]+)$")
@@ -28,20 +33,21 @@ foreach(object IN LISTS objects)
   endforeach()
 endforeach()
 
-# A symbol defined weakly by two objects, one of them ISA-specific, may be merged.
+# Sorted, equal symbols are adjacent; compare each with the first of its run.
 list(SORT all_weak)
-set(previous_symbol "")
-set(previous_entry "")
+set(first_symbol "")
 foreach(entry IN LISTS all_weak)
   string(REGEX MATCH "^([^@]+)@([^@]+)@(.*)$" unused "${entry}")
   set(symbol ${CMAKE_MATCH_1})
-  set(isa ${CMAKE_MATCH_3})
-  if(symbol STREQUAL previous_symbol AND (isa OR previous_isa))
-    list(APPEND failures "${symbol} is defined by both ${previous_object} and ${CMAKE_MATCH_2}")
+  set(object ${CMAKE_MATCH_2})
+  set(isa "${CMAKE_MATCH_3}")
+  if(NOT symbol STREQUAL first_symbol)
+    set(first_symbol ${symbol})
+    set(first_object ${object})
+    set(first_isa "${isa}")
+  elseif(NOT isa STREQUAL first_isa AND (isa OR first_isa))
+    list(APPEND failures "${symbol} is defined by both ${first_object} and ${object}")
   endif()
-  set(previous_symbol ${symbol})
-  set(previous_object ${CMAKE_MATCH_2})
-  set(previous_isa ${isa})
 endforeach()
 
 if(failures)

@@ -152,7 +152,12 @@ __attribute__((target("f16c"))) float hardware_to_float(std::uint16_t h) { retur
 
 TEST_CASE("conversions agree bit for bit with the F16C instructions") {
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("f16c")) {
+#if defined(__clang__)
+  const bool f16c = __builtin_cpu_supports("avx2");  // clang's builtin knows no "f16c"; AVX2 implies it
+#else
+  const bool f16c = __builtin_cpu_supports("f16c");
+#endif
+  if (!f16c) {
     MESSAGE("CPU without F16C: hardware comparison skipped");
     return;
   }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "quiver/matrix.h"
+
 namespace quiver {
 
 struct Progress {
@@ -22,6 +24,9 @@ struct BuildOptions {
   std::size_t threads = 0;  // 0 = all hardware threads
   ProgressCallback progress;
   std::uint64_t seed = 100;  // HNSW level generator
+  // Vectors from the query distribution, for specs that learn from queries
+  // (leanvec-ood); ignored otherwise. Disjoint from the queries you evaluate with.
+  MatrixView sample_queries;
 };
 
 }  // namespace quiver

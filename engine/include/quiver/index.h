@@ -23,9 +23,11 @@ inline constexpr int index_format_version = 1;
 
 class QUIVER_API Index {
  public:
-  // An empty index; vectors come with add().
+  // An empty index; vectors come with add(). Specs with LeanVec must be built from data.
   static Index create(const IndexSpec& spec);
-  // Builds on all rows of `data` in parallel. `ids` defaults to 0..rows-1.
+  // Builds on all rows of `data` in parallel, first learning what the spec needs
+  // (LeanVec maps, LVQ means; options.sample_queries for leanvec-ood). `ids` defaults
+  // to 0..rows-1.
   static Index build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids = {},
                      const BuildOptions& options = {});
   // Loads and validates an index directory written by save().
@@ -57,6 +59,8 @@ class QUIVER_API Index {
   std::size_t size() const;            // live vectors
   std::size_t deleted_count() const;   // tombstones awaiting compact()
   std::size_t memory_bytes() const;    // vectors + graph, not process overhead
+  std::size_t primary_code_bytes() const;  // per vector, walked by the graph
+  std::size_t rerank_code_bytes() const;   // per vector, re-ranks the buffer (0: none)
 
  private:
   struct Impl;

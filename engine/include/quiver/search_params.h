@@ -13,6 +13,9 @@ namespace quiver {
 struct SearchParams {
   std::size_t k = 10;
   std::size_t ef = 64;                          // search window, >= k
+  // Candidates kept for re-ranking with the full-dimension vectors (0 = ef). Larger
+  // than ef, it buys recall for compressed indexes without widening the walk.
+  std::size_t buffer = 0;
   const IdFilter* filter = nullptr;             // only ids it allows are returned
   const std::atomic<bool>* cancel = nullptr;    // set to stop early; partial results are returned
 };

@@ -1,0 +1,144 @@
+// Turns caller vectors into what an index stores — primary codes that the graph is
+// built on and walked with (optionally LeanVec-reduced, then float or LVQ coded) and
+// secondary codes at full dimension that re-rank the candidate buffer — and turns a
+// query into what those codes are scored against. Owns the trained parts (LeanVec
+// maps, LVQ means) and persists them.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "quant/distance.h"
+#include "quant/leanvec.h"
+#include "quant/lvq_codec.h"
+#include "quiver/index_spec.h"
+#include "quiver/matrix.h"
+
+namespace quiver::engine {
+
+class VectorEncoder {
+ public:
+  // An encoder that needs no training data: float storage, or LVQ centred on zero.
+  // Throws InvalidArgument for specs with LeanVec, which must be learned (use train).
+  explicit VectorEncoder(const IndexSpec& spec);
+  // Learns LeanVec maps (from `data`, and `sample_queries` for the OOD kind) and LVQ
+  // means from `data`, as the spec asks.
+  static VectorEncoder train(const IndexSpec& spec, MatrixView data, MatrixView sample_queries, std::size_t threads);
+
+  void save(const std::filesystem::path& path) const;
+  static VectorEncoder load(const IndexSpec& spec, const std::filesystem::path& path);
+  // Whether there is anything to save (trained maps or means).
+  bool has_trained_state() const { return leanvec_ || primary_lvq_ || secondary_lvq_; }
+
+  const IndexSpec& spec() const { return spec_; }
+  std::size_t primary_bytes() const { return primary_bytes_; }
+  std::size_t secondary_bytes() const { return secondary_bytes_; }  // 0: no re-rank
+
+  // `x` has spec().dim finite values; `secondary` may be null when secondary_bytes() is 0.
+  void encode(std::span<const float> x, std::byte* primary, std::byte* secondary) const;
+  // The best full-dimension reconstruction of a stored vector (for compaction).
+  void reconstruct(const std::byte* primary, const std::byte* secondary, std::span<float> out) const;
+  // Code-to-code distance on primary codes for graph construction; smaller is closer.
+  float symmetric_distance(const std::byte* a, const std::byte* b) const;
+
+  struct Query {
+    std::vector<float> full;     // normalised for cosine
+    std::vector<float> reduced;  // LeanVec projection; empty without reduction
+    std::optional<quant::LvqCodec::Query> primary_lvq;
+    std::optional<quant::LvqCodec::Query> secondary_lvq;
+    std::span<const float> primary() const { return reduced.empty() ? std::span<const float>(full) : reduced; }
+  };
+  Query prepare(std::span<const float> query) const;
+
+  // Calls body(distance) with a value type scoring primary codes against `query`
+  // (smaller is closer): one instantiation of the search per encoding and metric.
+  template <typename Body>
+  void with_primary_distance(const Query& query, Body&& body) const;
+
+  // Re-rank distance (smaller is closer) on the stored secondary (and primary) codes.
+  float secondary_distance(const Query& query, const std::byte* primary, const std::byte* secondary) const;
+
+ private:
+  bool inner_product() const { return spec_.metric != Metric::L2; }
+  void size_codes();
+
+  IndexSpec spec_;
+  const quant::DistanceKernels* kernels_;
+  std::optional<quant::LeanVec> leanvec_;
+  std::optional<quant::LvqCodec> primary_lvq_;    // primary LVQ codes (and the 4x8 residual level)
+  std::optional<quant::LvqCodec> secondary_lvq_;  // rerank=lvq8 codes at full dimension
+  std::size_t primary_bytes_ = 0;
+  std::size_t secondary_bytes_ = 0;
+};
+
+// Distance functors, smaller is closer (inner products are negated).
+template <bool Negate>
+struct F32Distance {
+  const float* query;
+  std::size_t dim;
+  quant::F32Kernel kernel;
+  float operator()(const char* stored) const {
+    float value = kernel(query, reinterpret_cast<const float*>(stored), dim);
+    return Negate ? -value : value;
+  }
+};
+
+template <bool Negate>
+struct F16Distance {
+  const float* query;
+  std::size_t dim;
+  quant::F16Kernel kernel;
+  float operator()(const char* stored) const {
+    float value = kernel(query, reinterpret_cast<const std::uint16_t*>(stored), dim);
+    return Negate ? -value : value;
+  }
+};
+
+template <bool Negate>
+struct LvqDistance {
+  const quant::LvqCodec::Query* query;
+  quant::LvqCodec::DistanceFn kernel;
+  std::size_t dim;
+  float operator()(const char* stored) const {
+    float value = kernel(*query, reinterpret_cast<const std::byte*>(stored), dim);
+    return Negate ? -value : value;
+  }
+};
+
+template <typename Body>
+void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const {
+  auto q = query.primary();
+  bool ip = inner_product();
+  switch (spec_.primary) {
+    case Encoding::F32:
+      if (ip) {
+        body(F32Distance<true>{q.data(), q.size(), kernels_->dot});
+      } else {
+        body(F32Distance<false>{q.data(), q.size(), kernels_->l2_sq});
+      }
+      return;
+    case Encoding::F16:
+      if (ip) {
+        body(F16Distance<true>{q.data(), q.size(), kernels_->dot_f16});
+      } else {
+        body(F16Distance<false>{q.data(), q.size(), kernels_->l2_sq_f16});
+      }
+      return;
+    case Encoding::Lvq8:
+    case Encoding::Lvq4:
+    case Encoding::Lvq4x8: {
+      auto kind = ip ? quant::LvqCodec::Kind::InnerProduct : quant::LvqCodec::Kind::L2;
+      if (ip) {
+        body(LvqDistance<true>{&*query.primary_lvq, primary_lvq_->distance_fn(kind), q.size()});
+      } else {
+        body(LvqDistance<false>{&*query.primary_lvq, primary_lvq_->distance_fn(kind), q.size()});
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace quiver::engine

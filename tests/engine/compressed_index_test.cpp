@@ -1,0 +1,172 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <random>
+
+#include "engine/exact_neighbours.h"
+#include "engine/manifest.h"
+#include "engine/temp_directory.h"
+#include "quiver/error.h"
+#include "quiver/index.h"
+#include "support/synthetic.h"
+
+using namespace quiver;
+using namespace quiver::testing;
+
+namespace {
+
+// Clustered data whose variance sits in a few directions, as real embeddings' does:
+// LeanVec can drop most dimensions and keep the neighbours.
+Matrix low_rank_vectors(std::size_t rows, std::size_t dim, std::size_t rank, std::uint64_t seed) {
+  auto latent = clustered_vectors(rows, rank, seed);
+  std::mt19937_64 rng(seed + 1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Matrix basis(rank, dim);
+  for (float& v : basis.values) v = normal(rng) / std::sqrt(float(rank));
+  Matrix out(rows, dim);
+  for (std::size_t i = 0; i < rows; ++i) {
+    for (std::size_t j = 0; j < dim; ++j) {
+      float value = 0.05f * normal(rng);
+      for (std::size_t r = 0; r < rank; ++r) value += latent.row(i)[r] * basis.row(r)[j];
+      out.row(i)[j] = value;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("compressed encodings keep recall@10 >= 0.95 with re-ranking") {
+  auto data = low_rank_vectors(4000, 64, 12, 3);
+  auto queries = low_rank_vectors(100, 64, 12, 4);
+  auto truth = exact_neighbours(data, queries, 10, Metric::L2);
+  BuildOptions options;
+  options.threads = 1;
+  for (auto spec : {"hnsw16,lvq8", "hnsw16,lvq4x8", "hnsw16,lvq4,rerank=f32", "hnsw16,leanvec16,f32,rerank=f32",
+                    "hnsw16,leanvec16,lvq8", "hnsw16,leanvec24,lvq4x8,rerank=f16"}) {
+    CAPTURE(std::string(spec));
+    auto index = Index::build(IndexSpec::parse(spec, Metric::L2, 64), data, {}, options);
+    auto found = index.search_batch(queries, {.k = 10, .ef = 64, .buffer = 128});
+    double measured = recall(found, truth);
+    CAPTURE(measured);
+    CHECK(measured >= 0.95);
+    CHECK(index.primary_code_bytes() < 64 * sizeof(float));
+  }
+}
+
+TEST_CASE("a larger buffer re-ranks more candidates without widening the walk") {
+  auto data = low_rank_vectors(3000, 64, 12, 5);
+  auto queries = low_rank_vectors(50, 64, 12, 6);
+  auto truth = exact_neighbours(data, queries, 10, Metric::L2);
+  auto index = Index::build(IndexSpec::parse("hnsw16,leanvec8,lvq4,rerank=f32", Metric::L2, 64), data);
+  SearchStats narrow, wide;
+  double narrow_recall = recall(index.search_batch(queries, {.k = 10, .ef = 20}, 1, &narrow), truth);
+  double wide_recall = recall(index.search_batch(queries, {.k = 10, .ef = 20, .buffer = 200}, 1, &wide), truth);
+  CHECK(wide_recall > narrow_recall);
+  CHECK(wide.hops == narrow.hops);  // same walk: only the re-ranked buffer grew
+}
+
+TEST_CASE("compressed indexes save, load, remove and compact") {
+  TempDirectory dir;
+  auto data = low_rank_vectors(1500, 32, 8, 7);
+  for (auto metric : {Metric::L2, Metric::InnerProduct, Metric::Cosine}) {
+    for (auto spec : {"hnsw12,lvq4x8", "hnsw12,leanvec12,lvq8,rerank=f16"}) {
+      CAPTURE(std::string(spec));
+      auto index = Index::build(IndexSpec::parse(spec, metric, 32), data);
+      index.remove(9);
+      index.save(dir.path());
+      auto loaded = Index::load(dir.path());
+      CHECK(loaded.spec().to_string() == index.spec().to_string());
+      CHECK(loaded.primary_code_bytes() == index.primary_code_bytes());
+      CHECK(loaded.rerank_code_bytes() == index.rerank_code_bytes());
+      for (std::size_t q = 10; q < 30; ++q) {
+        auto a = index.search(data.row(q), {.k = 5, .ef = 32});
+        auto b = loaded.search(data.row(q), {.k = 5, .ef = 32});
+        REQUIRE(a.size() == b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].id == b[i].id);
+        // Under L2 and cosine each vector finds itself through compression (under inner
+        // product a longer vector can beat it).
+        if (metric != Metric::InnerProduct) CHECK(b[0].id == q);
+      }
+      loaded.compact();
+      CHECK(loaded.deleted_count() == 0);
+      CHECK(loaded.size() == 1499);
+      if (metric != Metric::InnerProduct) CHECK(loaded.search(data.row(11), {.k = 1, .ef = 32})[0].id == 11);
+    }
+  }
+}
+
+TEST_CASE("LeanVec-OOD learns from sample queries and beats LeanVec-ID on queries unlike the data") {
+  // Keys and queries in different cones with different anisotropic spreads, as in
+  // attention: the directions that matter for <q, x> are not the data's top PCs.
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::size_t dim = 48;
+  auto make = [&](std::size_t rows, float shift, float small, float large) {
+    Matrix out(rows, dim);
+    for (std::size_t i = 0; i < rows; ++i) {
+      for (std::size_t j = 0; j < dim; ++j) {
+        bool query_heavy = j % 3 == 0;
+        out.row(i)[j] = shift + normal(rng) * (query_heavy ? small : large);
+      }
+    }
+    return out;
+  };
+  auto data = make(4000, 0.5f, 1.0f, 2.0f);
+  auto queries = make(200, -0.5f, 3.0f, 0.3f);
+  auto train_queries = make(2000, -0.5f, 3.0f, 0.3f);
+  auto truth = exact_neighbours(data, queries, 10, Metric::InnerProduct);
+  BuildOptions options;
+  options.threads = 1;
+  options.sample_queries = train_queries;
+  auto id = Index::build(IndexSpec::parse("hnsw16,leanvec12,f32,rerank=f32", Metric::InnerProduct, dim), data, {},
+                         options);
+  auto ood = Index::build(IndexSpec::parse("hnsw16,leanvec-ood12,f32,rerank=f32", Metric::InnerProduct, dim), data,
+                          {}, options);
+  SearchParams params{.k = 10, .ef = 40};
+  double id_recall = recall(id.search_batch(queries, params), truth);
+  double ood_recall = recall(ood.search_batch(queries, params), truth);
+  MESSAGE("recall@10 at ef 40: leanvec-id ", id_recall, ", leanvec-ood ", ood_recall);
+  CHECK(ood_recall > id_recall);
+}
+
+TEST_CASE("bad input for learned encodings") {
+  auto data = low_rank_vectors(300, 16, 4, 13);
+  CHECK_THROWS_WITH_AS(Index::create(IndexSpec::parse("leanvec8,lvq8", Metric::L2, 16)),
+                       doctest::Contains("learned from data"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("leanvec-ood8,lvq8", Metric::InnerProduct, 16), data),
+                       doctest::Contains("sample queries"), InvalidArgument);
+  BuildOptions options;
+  auto wrong = low_rank_vectors(50, 15, 4, 14);
+  options.sample_queries = wrong;
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("leanvec-ood8,lvq8", Metric::InnerProduct, 16), data, {}, options),
+                       doctest::Contains("15 dimensions"), InvalidArgument);
+  auto few = low_rank_vectors(4, 16, 4, 15);
+  options.sample_queries = few;
+  CHECK_THROWS_AS(Index::build(IndexSpec::parse("leanvec-ood8,lvq8", Metric::InnerProduct, 16), data, {}, options),
+                  InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("leanvec-ood8,lvq8", Metric::L2, 16), data),
+                       doctest::Contains("inner products"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("leanvec8,lvq8,rerank=none", Metric::L2, 16), data),
+                       doctest::Contains("re-rank"), InvalidArgument);
+  auto index = Index::build(IndexSpec::parse("leanvec8,lvq8", Metric::L2, 16), data);
+  std::vector<float> query(16, 0.0f);
+  CHECK_THROWS_WITH_AS(index.search(query, {.k = 10, .ef = 20, .buffer = 10}), doctest::Contains("buffer = 10"),
+                       InvalidArgument);
+}
+
+TEST_CASE("an encoder file that does not match the index is rejected") {
+  TempDirectory a, b;
+  auto data = low_rank_vectors(300, 16, 4, 17);
+  Index::build(IndexSpec::parse("leanvec8,lvq8", Metric::L2, 16), data).save(a.path());
+  Index::build(IndexSpec::parse("leanvec6,lvq8", Metric::L2, 16), data).save(b.path());
+  // Put b's encoder (6 dims) under a's manifest entry (8 dims), checksum and all.
+  auto manifest_a = engine::Manifest::read(a.path());
+  auto manifest_b = engine::Manifest::read(b.path());
+  auto target = a.path() / manifest_a.files.at("encoder").name;
+  std::filesystem::copy_file(b.path() / manifest_b.files.at("encoder").name, target,
+                             std::filesystem::copy_options::overwrite_existing);
+  manifest_a.files["encoder"] = engine::describe_file(target);
+  manifest_a.write(a.path());
+  CHECK_THROWS_WITH_AS(Index::load(a.path()), doctest::Contains("does not match"), CorruptFile);
+}
