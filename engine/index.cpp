@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -10,6 +11,7 @@
 #include <string>
 #include <unordered_set>
 
+#include "engine/attention_graph.h"
 #include "engine/durable_file.h"
 #include "engine/graph_search.h"
 #include "engine/hnsw_file_check.h"
@@ -17,6 +19,7 @@
 #include "engine/parallel_for.h"
 #include "engine/vector_encoder.h"
 #include "engine/vector_space.h"
+#include "quant/distance.h"
 #include "quiver/error.h"
 
 namespace quiver {
@@ -152,6 +155,63 @@ struct Index::Impl {
     }
   }
 
+  // Builds the graph from sample queries (attention graph) instead of inserting one by
+  // one, then lays the vectors and lists out in hnswlib's one-layer form.
+  void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
+    MatrixView queries = options.sample_queries;
+    if (queries.rows == 0) {
+      throw InvalidArgument("spec '" + spec.to_string() +
+                            "' builds its graph from sample queries: pass them in BuildOptions::sample_queries "
+                            "(--sample-queries on the command line)");
+    }
+    check_vectors(queries, spec, "sample queries");
+    auto ids = resolve_ids(id_span, vectors.rows);
+    Matrix unit_data;
+    Matrix unit_queries;
+    if (spec.metric == Metric::Cosine) {  // the graph learns on the vectors as the metric sees them
+      unit_data = Matrix(vectors.rows, vectors.cols);
+      unit_queries = Matrix(queries.rows, queries.cols);
+      for (std::size_t i = 0; i < vectors.rows; ++i) {
+        std::copy_n(vectors.row(i).data(), vectors.cols, unit_data.row(i).data());
+        quant::normalize(unit_data.row(i));
+      }
+      for (std::size_t i = 0; i < queries.rows; ++i) {
+        std::copy_n(queries.row(i).data(), queries.cols, unit_queries.row(i).data());
+        quant::normalize(unit_queries.row(i));
+      }
+      vectors = unit_data;
+      queries = unit_queries;
+    }
+    engine::AttentionGraphParams params;
+    params.degree = spec.M;
+    params.beam = spec.ef_construction;
+    params.threads = options.threads;
+    params.progress = options.progress;
+    auto attention = engine::build_attention_graph(vectors, queries, spec.metric, params);
+
+    std::unique_lock lock(mutex);
+    ensure_capacity(vectors.rows);
+    std::size_t threads = engine::resolve_threads(options.threads);
+    std::vector<std::vector<std::byte>> scratch(threads, std::vector<std::byte>(secondary_bytes()));
+    engine::parallel_for(vectors.rows, threads, [&](std::size_t i, std::size_t worker) {
+      auto id = static_cast<std::uint32_t>(i);
+      auto* list = graph->get_linklist0(id);
+      std::memset(list, 0, graph->size_links_level0_);
+      const auto& neighbours = attention.neighbours[i];
+      graph->setListCount(list, static_cast<unsigned short>(neighbours.size()));
+      std::copy(neighbours.begin(), neighbours.end(), reinterpret_cast<std::uint32_t*>(list + 1));
+      encoder->encode(vectors.row(i), reinterpret_cast<std::byte*>(graph->getDataByInternalId(id)),
+                      scratch[worker].data());
+      std::copy_n(scratch[worker].data(), secondary_bytes(), secondary.data() + i * secondary_bytes());
+      graph->setExternalLabel(id, ids[i]);
+      graph->element_levels_[i] = 0;
+    });
+    for (std::size_t i = 0; i < vectors.rows; ++i) graph->label_lookup_[ids[i]] = static_cast<std::uint32_t>(i);
+    graph->cur_element_count = vectors.rows;
+    graph->enterpoint_node_ = attention.entry;
+    graph->maxlevel_ = 0;
+  }
+
   std::vector<Hit> search(std::span<const float> query, const SearchParams& params, SearchStats& stats) const {
     if (query.size() != spec.dim) {
       throw InvalidArgument("query has " + std::to_string(query.size()) + " dimensions but the index expects " +
@@ -232,7 +292,11 @@ Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::
   check_vectors(data, spec, "vectors");
   auto encoder = engine::VectorEncoder::train(spec, data, options.sample_queries, options.threads);
   auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), options.seed);
-  impl->add(ids, data, options);
+  if (spec.graph == GraphKind::Attention) {
+    impl->build_attention(ids, data, options);
+  } else {
+    impl->add(ids, data, options);
+  }
   return Index(std::move(impl));
 }
 

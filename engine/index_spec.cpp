@@ -81,6 +81,9 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
     } else if (token.starts_with("hnsw")) {
       result.graph = GraphKind::Hnsw;
       result.M = number_after(token, "hnsw", spec);
+    } else if (token.starts_with("attn")) {
+      result.graph = GraphKind::Attention;
+      result.M = number_after(token, "attn", spec);
     } else if (token.starts_with("efc")) {
       result.ef_construction = number_after(token, "efc", spec);
     } else if (token.starts_with("leanvec-ood")) {
@@ -105,7 +108,7 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, leanvec<d>, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
@@ -115,7 +118,8 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
 }
 
 std::string IndexSpec::to_string() const {
-  std::string text = "hnsw" + std::to_string(M) + ",efc" + std::to_string(ef_construction);
+  std::string text = (graph == GraphKind::Attention ? "attn" : "hnsw") + std::to_string(M) + ",efc" +
+                     std::to_string(ef_construction);
   if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
   text += "," + quiver::to_string(primary);

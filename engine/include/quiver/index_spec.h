@@ -12,7 +12,10 @@
 
 namespace quiver {
 
-enum class GraphKind { Hnsw };
+enum class GraphKind {
+  Hnsw,       // hierarchical navigable small world, built from the data alone
+  Attention,  // RoarGraph-style graph learned from sample queries, for queries unlike the data
+};
 
 // How vectors are stored for graph search (the primary encoding).
 enum class Encoding {
@@ -48,7 +51,7 @@ struct QUIVER_API IndexSpec {
   std::size_t M = 32;                 // graph out-degree on upper layers; 2M on the base layer
   std::size_t ef_construction = 200;  // build-time search window
 
-  // Parses comma-separated tokens in any order: "hnsw<M>", "efc<N>", "f32" | "f16" |
+  // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "f32" | "f16" |
   // "lvq8" | "lvq4" | "lvq4x8", "leanvec<d>" | "leanvec-ood<d>", "rerank=f32|f16|lvq8|none".
   // Left-out tokens keep their defaults, except that LeanVec without a rerank token
   // re-ranks with lvq8. Throws InvalidArgument naming the bad token.
@@ -62,7 +65,7 @@ struct QUIVER_API IndexSpec {
 
   // Dimension of the vectors the graph is built on.
   std::size_t primary_dim() const { return reduction == Reduction::None ? dim : reduced_dim; }
-  bool needs_sample_queries() const { return reduction == Reduction::LeanVecOod; }
+  bool needs_sample_queries() const { return reduction == Reduction::LeanVecOod || graph == GraphKind::Attention; }
 
   static constexpr std::size_t max_dim = 65536;
   static constexpr std::size_t max_M = 2048;

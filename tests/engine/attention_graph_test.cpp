@@ -1,0 +1,86 @@
+#include <doctest/doctest.h>
+
+#include "engine/exact_neighbours.h"
+#include "engine/temp_directory.h"
+#include "quiver/error.h"
+#include "quiver/exact_search.h"
+#include "quiver/index.h"
+#include "support/ood_synthetic.h"
+
+using namespace quiver;
+using namespace quiver::testing;
+
+namespace {
+
+struct Measured {
+  double recall;
+  double distances_per_query;
+};
+
+Measured measure(const Index& index, const OodSet& set, const std::vector<std::vector<std::uint64_t>>& truth,
+                 std::size_t ef) {
+  SearchStats stats;
+  auto found = index.search_batch(set.eval_queries, {.k = 10, .ef = ef}, 0, &stats);
+  return {recall(found, truth), double(stats.distances) / double(stats.queries)};
+}
+
+}  // namespace
+
+TEST_CASE("the attention graph serves out-of-distribution queries with less work than HNSW") {
+  auto set = ood_synthetic(20000, 3000, 200, 48);
+  auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  auto attention = Index::build(IndexSpec::parse("attn16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
+  auto hnsw = Index::build(IndexSpec::parse("hnsw16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
+  for (std::size_t ef : {32, 64, 128}) {
+    auto a = measure(attention, set, truth, ef);
+    auto h = measure(hnsw, set, truth, ef);
+    MESSAGE("ef ", ef, ": attention recall ", a.recall, " at ", a.distances_per_query, " distances; hnsw recall ",
+            h.recall, " at ", h.distances_per_query);
+    CHECK(a.recall > h.recall + 0.2);
+    if (ef == 128) {
+      CHECK(a.recall >= 0.9);
+      CHECK(a.distances_per_query < 0.05 * 20000);  // a few percent of the keys
+    }
+  }
+}
+
+TEST_CASE("attention indexes save, load and take later additions") {
+  TempDirectory dir;
+  auto set = ood_synthetic(3000, 500, 20, 16, 7);
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  for (auto metric : {Metric::InnerProduct, Metric::Cosine, Metric::L2}) {
+    auto index = Index::build(IndexSpec::parse("attn8,lvq8", metric, 16), set.keys, {}, options);
+    index.save(dir.path());
+    auto loaded = Index::load(dir.path());
+    CHECK(loaded.spec().graph == GraphKind::Attention);
+    CHECK(loaded.spec().to_string() == "attn8,efc200,lvq8");
+    for (std::size_t q = 0; q < set.eval_queries.rows; ++q) {
+      auto a = index.search(set.eval_queries.row(q), {.k = 5, .ef = 32});
+      auto b = loaded.search(set.eval_queries.row(q), {.k = 5, .ef = 32});
+      REQUIRE(a.size() == b.size());
+      for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].id == b[i].id);
+    }
+    std::uint64_t id = 999999;
+    loaded.add(std::span(&id, 1), set.eval_queries.view().slice(0, 1));
+    CHECK(loaded.contains(id));
+    CHECK(loaded.size() == 3001);
+  }
+}
+
+TEST_CASE("attention graph bad input") {
+  auto set = ood_synthetic(500, 150, 1, 8, 9);
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys),
+                       doctest::Contains("sample queries"), InvalidArgument);
+  BuildOptions options;
+  auto few = set.train_queries.view().slice(0, 20);
+  options.sample_queries = few;
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys, {}, options),
+                       doctest::Contains("at least 100"), InvalidArgument);
+  Matrix wrong(200, 9);
+  options.sample_queries = wrong;
+  CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys, {}, options),
+                       doctest::Contains("9 dimensions"), InvalidArgument);
+}
