@@ -1,0 +1,72 @@
+#include "bench/quiver_system.h"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "quiver/index.h"
+
+namespace quiver::bench {
+namespace {
+
+class QuiverSystem final : public System {
+ public:
+  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries) : spec_(spec), sample_queries_(sample_queries) {}
+
+  std::string name() const override { return "quiver"; }
+  std::string config() const override { return spec_.to_string(); }
+  std::string search_parameter() const override { return "ef"; }
+  bool handles_cosine() const override { return true; }
+
+  void build(const Workload& workload, std::size_t threads) override {
+    BuildOptions options;
+    options.threads = threads;
+    options.sample_queries = sample_queries_;
+    index_ = Index::build(spec_, workload.base, {}, options);
+  }
+
+  void search(std::span<const float> query, std::size_t k, std::size_t ef, std::span<std::int64_t> ids) override {
+    copy_ids(index_->search(query, params(k, ef)), ids);
+  }
+
+  void search_batch(MatrixView queries, std::size_t k, std::size_t ef, std::size_t threads,
+                    std::span<std::int64_t> ids) override {
+    const std::vector<std::vector<Hit>> results = index_->search_batch(queries, params(k, ef), threads);
+    for (std::size_t q = 0; q < results.size(); ++q) copy_ids(results[q], ids.subspan(q * k, k));
+  }
+
+  double distances_per_query(MatrixView queries, std::size_t k, std::size_t ef, std::size_t threads) override {
+    SearchStats stats;
+    index_->search_batch(queries, params(k, ef), threads, &stats);
+    return static_cast<double>(stats.distances) / static_cast<double>(queries.rows);
+  }
+
+  std::size_t memory_bytes() const override { return index_->memory_bytes(); }
+
+ private:
+  static SearchParams params(std::size_t k, std::size_t ef) {
+    SearchParams params;
+    params.k = k;
+    params.ef = std::max(ef, k);  // quiver rejects ef < k; hnswlib and FAISS raise it to k silently
+    return params;
+  }
+
+  static void copy_ids(const std::vector<Hit>& hits, std::span<std::int64_t> ids) {
+    const std::size_t n = std::min(hits.size(), ids.size());
+    for (std::size_t j = 0; j < n; ++j) ids[j] = static_cast<std::int64_t>(hits[j].id);
+    std::fill(ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(), -1);
+  }
+
+  IndexSpec spec_;
+  MatrixView sample_queries_;
+  std::optional<Index> index_;
+};
+
+}  // namespace
+
+std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries) {
+  return std::make_unique<QuiverSystem>(spec, sample_queries);
+}
+
+}  // namespace quiver::bench

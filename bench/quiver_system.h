@@ -1,0 +1,15 @@
+// quiver itself, under one index spec ("hnsw32,efc200,f32"), through its public API:
+// Index::build, search, search_batch and SearchStats. `sample_queries` (may be empty)
+// train the specs that learn from queries (leanvec-ood, attn); it must outlive build().
+#pragma once
+
+#include <memory>
+
+#include "bench/system.h"
+#include "quiver/index_spec.h"
+
+namespace quiver::bench {
+
+std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries);
+
+}  // namespace quiver::bench
