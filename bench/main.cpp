@@ -41,6 +41,7 @@ struct Options {
   std::vector<std::size_t> threads{1};
   std::string json;
   std::string configs;
+  std::string faiss_configs;
   std::vector<std::string> peers{"hnswlib", "faiss"};
   bool quick = false;
   std::string train_queries;
@@ -81,6 +82,28 @@ std::string command_line(int argc, char** argv) {
   return command;
 }
 
+// One --configs entry: an index spec, optionally ":buffer=F" (re-rank F x ef candidates).
+struct QuiverConfig {
+  std::string spec;
+  std::size_t buffer_factor = 1;
+};
+
+QuiverConfig parse_quiver_config(const std::string& entry) {
+  const std::size_t colon = entry.find(':');
+  if (colon == std::string::npos) return {entry, 1};
+  const std::string suffix = entry.substr(colon + 1);
+  const std::string key = "buffer=";
+  std::size_t factor = 0;
+  if (suffix.rfind(key, 0) == 0 && suffix.size() > key.size() &&
+      suffix.find_first_not_of("0123456789", key.size()) == std::string::npos) {
+    factor = std::stoul(suffix.substr(key.size()));
+  }
+  if (factor < 1 || factor > 64) {
+    throw InvalidArgument("--configs entry '" + entry + "': after the spec only ':buffer=F' is accepted, F in 1..64");
+  }
+  return {entry.substr(0, colon), factor};
+}
+
 enum class Peer { Hnswlib, Faiss };
 
 // Checked before any data is loaded, so a typo fails in a second, not after a conversion.
@@ -105,14 +128,22 @@ std::vector<Contender> make_contenders(const Options& options, const std::vector
     specs.push_back("hnsw" + std::to_string(options.M) + ",efc" + std::to_string(options.ef_construction) + ",f32");
   }
   std::vector<Contender> contenders;
-  for (const std::string& spec : specs) {
-    contenders.push_back(
-        {make_quiver_system(IndexSpec::parse(spec, data.metric, data.base.cols), data.train_queries.view()), raw});
+  for (const std::string& entry : specs) {
+    const QuiverConfig config = parse_quiver_config(entry);
+    contenders.push_back({make_quiver_system(IndexSpec::parse(config.spec, data.metric, data.base.cols),
+                                             data.train_queries.view(), config.buffer_factor),
+                          raw});
   }
+  std::vector<std::string> faiss_factories = split(options.faiss_configs, ';');
+  if (faiss_factories.empty()) faiss_factories.push_back("HNSW" + std::to_string(options.M) + ",Flat");
   for (const Peer peer : peers) {
-    contenders.push_back({peer == Peer::Hnswlib ? make_hnswlib_system(options.M, options.ef_construction)
-                                                : make_faiss_system(options.M, options.ef_construction),
-                          peer_workload});
+    if (peer == Peer::Hnswlib) {
+      contenders.push_back({make_hnswlib_system(options.M, options.ef_construction), peer_workload});
+      continue;
+    }
+    for (const std::string& factory : faiss_factories) {
+      contenders.push_back({make_faiss_system(factory, options.ef_construction), peer_workload});
+    }
   }
   return contenders;
 }
@@ -226,7 +257,11 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--json", options.json, "write the BENCH.md JSON document here");
-  app.add_option("--configs", options.configs, "quiver specs separated by ';' (default hnsw<M>,efc<ef-construction>,f32)");
+  app.add_option("--configs", options.configs, "quiver specs separated by ';' (default hnsw<M>,efc<ef-construction>,f32); "
+                 "a spec may end in :buffer=F to re-rank F x ef candidates");
+  app.add_option("--faiss-configs", options.faiss_configs,
+                 "FAISS index_factory strings separated by ';' (default HNSW<M>,Flat), e.g. "
+                 "\"HNSW32,Flat;PCA160,HNSW32_SQ8;IVF1024,Flat\"");
   app.add_option("--peers", options.peers, "peers to compare with: hnswlib, faiss, or none")
       ->delimiter(',')
       ->capture_default_str();

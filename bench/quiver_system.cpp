@@ -12,10 +12,13 @@ namespace {
 
 class QuiverSystem final : public System {
  public:
-  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries) : spec_(spec), sample_queries_(sample_queries) {}
+  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries, std::size_t buffer_factor)
+      : spec_(spec), sample_queries_(sample_queries), buffer_factor_(std::max<std::size_t>(buffer_factor, 1)) {}
 
   std::string name() const override { return "quiver"; }
-  std::string config() const override { return spec_.to_string(); }
+  std::string config() const override {
+    return spec_.to_string() + (buffer_factor_ > 1 ? ":buffer=" + std::to_string(buffer_factor_) : "");
+  }
   std::string search_parameter() const override { return "ef"; }
   bool handles_cosine() const override { return true; }
 
@@ -45,10 +48,11 @@ class QuiverSystem final : public System {
   std::size_t memory_bytes() const override { return index_->memory_bytes(); }
 
  private:
-  static SearchParams params(std::size_t k, std::size_t ef) {
+  SearchParams params(std::size_t k, std::size_t ef) const {
     SearchParams params;
     params.k = k;
     params.ef = std::max(ef, k);  // quiver rejects ef < k; hnswlib and FAISS raise it to k silently
+    if (buffer_factor_ > 1) params.buffer = buffer_factor_ * params.ef;
     return params;
   }
 
@@ -60,13 +64,15 @@ class QuiverSystem final : public System {
 
   IndexSpec spec_;
   MatrixView sample_queries_;
+  std::size_t buffer_factor_;
   std::optional<Index> index_;
 };
 
 }  // namespace
 
-std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries) {
-  return std::make_unique<QuiverSystem>(spec, sample_queries);
+std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries,
+                                          std::size_t buffer_factor) {
+  return std::make_unique<QuiverSystem>(spec, sample_queries, buffer_factor);
 }
 
 }  // namespace quiver::bench

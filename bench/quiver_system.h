@@ -1,8 +1,11 @@
 // quiver itself, under one index spec ("hnsw32,efc200,f32"), through its public API:
 // Index::build, search, search_batch and SearchStats. `sample_queries` (may be empty)
 // train the specs that learn from queries (leanvec-ood, attn); it must outlive build().
+// `buffer_factor` > 1 keeps buffer_factor x ef candidates for re-ranking
+// (SearchParams::buffer), so a compressed walk can stay narrow while re-ranking more.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "bench/system.h"
@@ -10,6 +13,7 @@
 
 namespace quiver::bench {
 
-std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries);
+std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries,
+                                          std::size_t buffer_factor = 1);
 
 }  // namespace quiver::bench
