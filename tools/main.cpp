@@ -13,6 +13,12 @@
 #include "command.h"
 #include "quiver/error.h"
 
+namespace quiver::cli {
+// The relevance-filter commands (command_train_filter.cpp, command_eval_filter.cpp).
+Command add_train_filter_command(CLI::App& app);
+Command add_eval_filter_command(CLI::App& app);
+}  // namespace quiver::cli
+
 namespace {
 
 constexpr int exit_error = 1;
@@ -42,6 +48,8 @@ int main(int argc, char** argv) {
       quiver::cli::add_search_command(app),
       quiver::cli::add_info_command(app),
       quiver::cli::add_demo_command(app),
+      quiver::cli::add_train_filter_command(app),
+      quiver::cli::add_eval_filter_command(app),
   };
 
   try {

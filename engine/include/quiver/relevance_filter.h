@@ -70,6 +70,20 @@ struct RelevanceTrainingSet {
   std::string provenance;
 };
 
+// Class labels, one integer per row: IDX label files (Fashion-MNIST's *-labels-idx1-ubyte.gz),
+// one-column .ivecs/.ibin/.npy, or text (.txt, .csv) with one integer per line. Throws
+// NotFound, CorruptFile, or InvalidArgument for a file with more than one column.
+QUIVER_API std::vector<std::int32_t> read_labels(const std::filesystem::path& path);
+
+// Labelled results where relevance means sharing a class (Fashion-MNIST's clothing
+// categories, a product taxonomy): each query row's `k` nearest rows of `base` by
+// exact_search, each labelled 1 when its class equals the query's. The result views
+// `queries`, which must outlive it. Throws InvalidArgument when a class list's length
+// does not match its matrix.
+QUIVER_API RelevanceTrainingSet label_by_class(MatrixView base, std::span<const std::int32_t> base_classes,
+                                               MatrixView queries, std::span<const std::int32_t> query_classes,
+                                               std::size_t k, Metric metric, std::size_t threads = 0);
+
 // What train() measured, for logs and reports.
 struct RelevanceTrainingSummary {
   std::size_t fit_queries = 0;
