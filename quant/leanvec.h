@@ -42,8 +42,9 @@ struct LeanVecRows {
 
 // Learned linear maps: data x -> B^T (x - mu), query q -> A^T (q - mu) or A^T q. For
 // InDistribution A = B = P (PCA) and mu is the data mean; for OutOfDistribution mu = 0, since
-// the objective is on raw inner products. <A^T q, B^T x> approximates <q, x - mu> (<q - mu, x - mu>
-// with centre_queries), which ranks data exactly as <q, x> (as ||q - x||) does.
+// the objective is on raw inner products. <A^T q, B^T x> approximates <q, x - mu>, which ranks
+// data exactly as <q, x> does; with centre_queries (InDistribution, L2) the distance between the
+// projected query and data approximates ||q - x||.
 // Immutable once trained or loaded, so concurrent projections need no locking.
 class LeanVec {
  public:
