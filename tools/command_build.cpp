@@ -31,10 +31,6 @@ struct BuildArgs {
   std::uint64_t seed = 100;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 // Refuses to write into a directory that holds something other than a quiver index,
 // so a typo in --output cannot clobber unrelated files. An existing index is replaced.
 void check_output(const std::filesystem::path& output) {

@@ -37,10 +37,6 @@ struct DemoArgs {
   std::size_t max_rows = 0;
 };
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::filesystem::path data_file(const std::filesystem::path& dir, const char* name) {
   auto path = dir / name;
   std::error_code ec;

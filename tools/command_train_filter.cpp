@@ -16,6 +16,7 @@
 #include "quiver/error.h"
 #include "quiver/relevance_filter.h"
 #include "quiver/vector_io.h"
+#include "query_rows.h"
 #include "text_format.h"
 
 namespace quiver::cli {
@@ -38,54 +39,6 @@ struct TrainFilterArgs {
   std::size_t threads = 0;
   RelevanceOptions options;
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-struct RowRange {
-  std::size_t first = 0;
-  std::size_t last = 0;  // exclusive
-};
-
-// "FIRST:LAST", rows FIRST..LAST-1.
-RowRange parse_range(const std::string& text, const char* option, std::size_t rows) {
-  const auto colon = text.find(':');
-  RowRange range;
-  try {
-    if (colon == std::string::npos) throw std::invalid_argument(text);
-    std::size_t used = 0;
-    range.first = std::stoul(text.substr(0, colon), &used);
-    if (used != colon) throw std::invalid_argument(text);
-    range.last = std::stoul(text.substr(colon + 1), &used);
-    if (used != text.size() - colon - 1) throw std::invalid_argument(text);
-  } catch (const std::logic_error&) {
-    throw InvalidArgument(std::string(option) + " '" + text + "': expected FIRST:LAST, e.g. 0:5000");
-  }
-  if (range.first >= range.last || range.last > rows) {
-    throw InvalidArgument(std::string(option) + " " + text + " is not a non-empty range within the " +
-                          std::to_string(rows) + " queries");
-  }
-  return range;
-}
-
-// Subtracts the base vectors' mean from base and queries alike, so that cosine measures
-// angles around the data's centre rather than around the origin (for pixels, all positive,
-// every pair of images would otherwise look alike).
-void center_by_base_mean(Matrix& base, Matrix& queries) {
-  std::vector<double> mean(base.cols, 0.0);
-  for (std::size_t i = 0; i < base.rows; ++i) {
-    const auto row = base.row(i);
-    for (std::size_t j = 0; j < base.cols; ++j) mean[j] += row[j];
-  }
-  for (double& m : mean) m /= static_cast<double>(base.rows);
-  for (Matrix* m : {&base, &queries}) {
-    for (std::size_t i = 0; i < m->rows; ++i) {
-      const auto row = m->row(i);
-      for (std::size_t j = 0; j < m->cols; ++j) row[j] = static_cast<float>(row[j] - mean[j]);
-    }
-  }
-}
 
 std::string dataset_name(const TrainFilterArgs& args, std::size_t dim) {
   if (args.base == fashion_mnist / "train-images-idx3-ubyte.gz") return "fashion-mnist-" + std::to_string(dim);

@@ -66,4 +66,8 @@ std::string format_rate(double per_second) {
   return text;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 }  // namespace quiver::cli

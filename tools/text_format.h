@@ -2,6 +2,7 @@
 // rates. Pure functions, no locale dependence.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -12,6 +13,9 @@ std::string format_bytes(std::uint64_t bytes);
 
 // 0.0042 -> "4.2 ms", 73.4 -> "1m 13s", 7300 -> "2h 01m".
 std::string format_duration(double seconds);
+
+// Wall time since `start`, in seconds, for format_duration.
+double seconds_since(std::chrono::steady_clock::time_point start);
 
 // 1234567 -> "1,234,567".
 std::string format_count(std::uint64_t count);
