@@ -14,6 +14,7 @@
 
 #include "bench/dataset.h"
 #include "bench/faiss_system.h"
+#include "bench/filter_bench.h"
 #include "bench/ground_truth.h"
 #include "bench/hnswlib_system.h"
 #include "bench/machine.h"
@@ -53,6 +54,7 @@ struct Options {
   std::string cache_dir;
   std::string plot_data;
   std::size_t max_queries = 0;  // 0 = all
+  std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
 };
 
 std::string default_cache_dir() {
@@ -186,6 +188,24 @@ int run(const Options& given, const std::string& command) {
     std::cerr << data.train_queries.rows << " sample queries for the specs that learn from queries\n";
   }
 
+  if (!options.filter_selectivities.empty()) {
+    // quiver alone, on the first --configs spec: the peers have no metadata filters.
+    const std::vector<std::string> specs = split(options.configs, ';');
+    const std::string spec = specs.empty() ? "hnsw" + std::to_string(options.M) + ",efc" +
+                                                 std::to_string(options.ef_construction) + ",f32"
+                                           : parse_quiver_config(specs.front()).spec;
+    FilterBenchOptions filter;
+    filter.selectivities = options.filter_selectivities;
+    filter.efs = options.efs;
+    filter.k = options.k;
+    filter.reps = std::max<std::size_t>(options.reps, 1);
+    filter.threads = cores;
+    const auto points = run_filter_bench(data, IndexSpec::parse(spec, data.metric, data.base.cols), filter, std::cerr);
+    print_filter_table(std::cout, data.name, options.k, points);
+    if (!options.json.empty()) add_filter_json(options.json, data.name, options.k, points);
+    return 0;
+  }
+
   // Cosine peers get unit vectors and the inner product; quiver normalises by itself.
   const Workload raw{data.base.view(), data.queries.view(), data.metric};
   Matrix unit_base;
@@ -276,6 +296,10 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", options.cache_dir, "converted data sets and ground truth")->capture_default_str();
   app.add_option("--plot-data", options.plot_data, "write one .dat per curve here, for bench/plot");
   app.add_option("--max-queries", options.max_queries, "use only the first N queries (0 = all)");
+  app.add_option("--filter-selectivities", options.filter_selectivities,
+                 "run the filtered-search benchmark instead of the sweep: random attributes, one filter per "
+                 "allowed fraction (e.g. 0.5,0.1,0.01,0.001), recall and QPS of quiver's filtered search")
+      ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -21,6 +21,7 @@
 #include "engine/vector_space.h"
 #include "quant/distance.h"
 #include "quiver/error.h"
+#include "quiver/relevance_filter.h"
 
 namespace quiver {
 
@@ -91,6 +92,9 @@ struct Index::Impl {
   std::unique_ptr<engine::VectorSpace> space;
   std::unique_ptr<Graph> graph;     // null until the first vector arrives
   std::vector<std::byte> secondary;  // re-rank codes by internal id (capacity x secondary_bytes)
+  // Shared so that a search can finish scoring after releasing the lock while another
+  // thread replaces or clears the filter.
+  std::shared_ptr<const RelevanceFilter> relevance;
   mutable std::shared_mutex mutex;
   mutable engine::VisitedPool visited;
 
@@ -232,6 +236,10 @@ struct Index::Impl {
       throw InvalidArgument("buffer = " + std::to_string(params.buffer) + " is smaller than ef = " +
                             std::to_string(params.ef) + "; use 0 for a buffer of ef");
     }
+    if (!(params.min_relevance >= 0.0f && params.min_relevance <= 1.0f)) {
+      throw InvalidArgument("min_relevance = " + std::to_string(params.min_relevance) +
+                            " is outside [0, 1]: it is a probability of relevance");
+    }
     std::shared_lock lock(mutex);
     std::size_t live_count = live();
     if (live_count == 0) throw InvalidArgument("the index is empty: add vectors before searching");
@@ -239,14 +247,27 @@ struct Index::Impl {
       throw InvalidArgument("k = " + std::to_string(params.k) + " exceeds the " + std::to_string(live_count) +
                             " vectors in the index");
     }
+    if (params.min_relevance > 0.0f && !relevance) {
+      throw InvalidArgument("min_relevance = " + std::to_string(params.min_relevance) +
+                            " needs a relevance filter, but none is attached to the index: attach one with "
+                            "set_relevance_filter or leave min_relevance at 0");
+    }
 
+    // The filter's score features describe the top training_k() list it was trained on,
+    // so the walk collects that many hits even when fewer are returned.
+    std::size_t k = params.k;
+    std::size_t ef = params.ef;
+    if (relevance) {
+      k = std::min(std::max(k, relevance->training_k()), live_count);
+      ef = std::max(ef, k);
+    }
     auto prepared = encoder->prepare(query);
-    std::size_t capacity = std::max(params.ef, params.buffer);
+    std::size_t capacity = std::max(ef, params.buffer);
     auto visited = this->visited.acquire(graph->max_elements_);
     std::vector<engine::Candidate> found;
     encoder->with_primary_distance(prepared, [&](const auto& distance) {
       if (params.filter == nullptr && graph->num_deleted_ == 0) {
-        found = engine::search_unfiltered(*graph, distance, params.ef, capacity, params.cancel, visited, stats);
+        found = engine::search_unfiltered(*graph, distance, ef, capacity, params.cancel, visited, stats);
       } else {
         auto admit = [&](std::uint32_t id) {
           return !graph->isMarkedDeleted(id) &&
@@ -264,16 +285,24 @@ struct Index::Impl {
             secondary.data() + std::size_t{candidate.id} * secondary_bytes());
       }
       stats.distances += found.size();
-      std::size_t keep = std::min(params.k, found.size());
+      std::size_t keep = std::min(k, found.size());
       std::partial_sort(found.begin(), found.begin() + keep, found.end(),
                         [](const auto& a, const auto& b) { return a.distance < b.distance; });
     }
 
-    std::vector<Hit> hits(std::min(params.k, found.size()));
+    std::vector<Hit> hits(std::min(k, found.size()));
     bool negate = higher_is_better(spec.metric);
     for (std::size_t i = 0; i < hits.size(); ++i) {
       hits[i] = {graph->getExternalLabel(found[i].id), negate ? -found[i].distance : found[i].distance};
     }
+    if (!relevance) return hits;
+
+    auto filter = relevance;  // scoring needs no graph: let writers in
+    lock.unlock();
+    auto probabilities = filter->relevance(query, hits, spec.metric);
+    for (std::size_t i = 0; i < hits.size(); ++i) hits[i].relevance = probabilities[i];
+    if (hits.size() > params.k) hits.resize(params.k);
+    std::erase_if(hits, [&](const Hit& hit) { return hit.relevance < params.min_relevance; });
     return hits;
   }
 };
@@ -306,6 +335,16 @@ Index Index::load(const std::filesystem::path& directory) {
                      ? engine::VectorEncoder::load(manifest.spec, manifest.verified_path(directory, "encoder"))
                      : engine::VectorEncoder(manifest.spec);
   auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), manifest.seed);
+  if (manifest.files.contains("relevance_filter")) {  // absent from directories saved without one
+    auto filter_path = manifest.verified_path(directory, "relevance_filter");
+    auto filter = RelevanceFilter::load(filter_path);
+    if (filter.dim() != manifest.spec.dim || filter.metric() != manifest.spec.metric) {
+      throw CorruptFile(filter_path.string() + ": relevance filter for " + std::to_string(filter.dim()) +
+                        " dimensions, " + to_string(filter.metric()) + ", but the index has " +
+                        std::to_string(manifest.spec.dim) + " dimensions, " + to_string(manifest.spec.metric));
+    }
+    impl->relevance = std::make_shared<const RelevanceFilter>(std::move(filter));
+  }
   if (manifest.elements == 0) return Index(std::move(impl));
 
   auto path = manifest.verified_path(directory, "graph");
@@ -395,6 +434,59 @@ std::vector<Hit> Index::search(std::span<const float> query, const SearchParams&
   return hits;
 }
 
+std::vector<Hit> Index::search_ids(std::span<const float> query, std::span<const std::uint64_t> ids, std::size_t k,
+                                   SearchStats* stats) const {
+  const auto& spec = impl_->spec;
+  if (query.size() != spec.dim) {
+    throw InvalidArgument("query has " + std::to_string(query.size()) + " dimensions but the index expects " +
+                          std::to_string(spec.dim));
+  }
+  for (std::size_t j = 0; j < query.size(); ++j) {
+    if (!std::isfinite(query[j])) {
+      throw InvalidArgument("query component " + std::to_string(j) + " is not finite; queries must be finite");
+    }
+  }
+  if (k == 0) throw InvalidArgument("k = 0: ask for at least one result");
+  auto prepared = impl_->encoder->prepare(query);
+  std::shared_lock lock(impl_->mutex);
+  const auto& graph = impl_->graph;
+  std::vector<engine::Candidate> scored;
+  scored.reserve(ids.size());
+  if (!graph && !ids.empty()) throw NotFound("id " + std::to_string(ids.front()) + " is not in the index");
+  if (!graph) return {};
+  for (auto id : ids) {
+    auto it = graph->label_lookup_.find(id);
+    if (it == graph->label_lookup_.end()) throw NotFound("id " + std::to_string(id) + " is not in the index");
+    if (!graph->isMarkedDeleted(it->second)) scored.push_back({0.0f, it->second});
+  }
+  const std::size_t secondary_bytes = impl_->secondary_bytes();
+  if (secondary_bytes > 0) {
+    for (auto& candidate : scored) {
+      candidate.distance = impl_->encoder->secondary_distance(
+          prepared, reinterpret_cast<const std::byte*>(graph->getDataByInternalId(candidate.id)),
+          impl_->secondary.data() + std::size_t{candidate.id} * secondary_bytes);
+    }
+  } else {
+    impl_->encoder->with_primary_distance(prepared, [&](const auto& distance) {
+      for (auto& candidate : scored) candidate.distance = distance(graph->getDataByInternalId(candidate.id));
+    });
+  }
+  std::size_t keep = std::min(k, scored.size());
+  std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
+                    [](const auto& a, const auto& b) { return a.distance < b.distance; });
+  std::vector<Hit> hits(keep);
+  bool negate = higher_is_better(spec.metric);
+  for (std::size_t i = 0; i < keep; ++i) {
+    hits[i].id = graph->getExternalLabel(scored[i].id);
+    hits[i].score = negate ? -scored[i].distance : scored[i].distance;
+  }
+  if (stats) {
+    ++stats->queries;
+    stats->distances += scored.size();
+  }
+  return hits;
+}
+
 std::vector<std::vector<Hit>> Index::search_batch(MatrixView queries, const SearchParams& params, std::size_t threads,
                                                   SearchStats* stats) const {
   if (queries.cols != impl_->spec.dim) {
@@ -412,6 +504,34 @@ std::vector<std::vector<Hit>> Index::search_batch(MatrixView queries, const Sear
     for (const auto& s : per_worker) *stats += s;
   }
   return results;
+}
+
+void Index::set_relevance_filter(RelevanceFilter filter) {
+  const auto& spec = impl_->spec;
+  if (filter.dim() != spec.dim) {
+    throw InvalidArgument("the relevance filter expects " + std::to_string(filter.dim()) +
+                          "-dimensional queries but the index has " + std::to_string(spec.dim) +
+                          " dimensions: train the filter on this index's vectors");
+  }
+  if (filter.metric() != spec.metric) {
+    throw InvalidArgument("the relevance filter was trained on " + to_string(filter.metric()) +
+                          " scores but the index uses " + to_string(spec.metric) +
+                          ": train the filter with the index's metric");
+  }
+  auto shared = std::make_shared<const RelevanceFilter>(std::move(filter));
+  std::unique_lock lock(impl_->mutex);
+  impl_->relevance.swap(shared);  // the old filter is destroyed after the lock is released
+}
+
+void Index::clear_relevance_filter() {
+  std::shared_ptr<const RelevanceFilter> old;  // destroyed after the lock is released
+  std::unique_lock lock(impl_->mutex);
+  old = std::move(impl_->relevance);
+}
+
+const RelevanceFilter* Index::relevance_filter() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->relevance.get();
 }
 
 void Index::save(const std::filesystem::path& directory) const {
@@ -455,11 +575,17 @@ void Index::save(const std::filesystem::path& directory) const {
     engine::write_atomically(encoder_target, [&](const std::filesystem::path& temp) { impl_->encoder->save(temp); });
     manifest.files["encoder"] = engine::describe_file(encoder_target);
   }
+  if (impl_->relevance) {
+    auto filter_target = directory / ("relevance-" + generation + ".json");
+    engine::write_atomically(filter_target, [&](const std::filesystem::path& temp) { impl_->relevance->save(temp); });
+    manifest.files["relevance_filter"] = engine::describe_file(filter_target);
+  }
   manifest.write(directory);
   // Files of earlier generations are unreachable now; removing them is best effort.
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     auto name = entry.path().filename().string();
-    bool ours = name.starts_with("graph-") || name.starts_with("secondary-") || name.starts_with("encoder-");
+    bool ours = name.starts_with("graph-") || name.starts_with("secondary-") || name.starts_with("encoder-") ||
+                name.starts_with("relevance-");
     bool current = std::any_of(manifest.files.begin(), manifest.files.end(),
                                [&](const auto& file) { return file.second.name == name; });
     if (ours && !current) {

@@ -18,6 +18,8 @@
 
 namespace quiver {
 
+class RelevanceFilter;
+
 // Format version of the index directory this build writes; it reads this and older.
 inline constexpr int index_format_version = 1;
 
@@ -47,9 +49,25 @@ class QUIVER_API Index {
 
   std::vector<Hit> search(std::span<const float> query, const SearchParams& params,
                           SearchStats* stats = nullptr) const;
+  // Exact search over the given ids only (the small-filter path of filtered_search):
+  // scores each with the full-dimension re-rank codes (the primary codes when the index
+  // has none) and returns the best k, best first. Tombstoned ids are skipped; an id
+  // never added throws NotFound naming it.
+  std::vector<Hit> search_ids(std::span<const float> query, std::span<const std::uint64_t> ids, std::size_t k,
+                              SearchStats* stats = nullptr) const;
   // One result list per query row, computed on `threads` threads (0 = all).
   std::vector<std::vector<Hit>> search_batch(MatrixView queries, const SearchParams& params,
                                              std::size_t threads = 0, SearchStats* stats = nullptr) const;
+
+  // Attaches a relevance filter (quiver/relevance_filter.h): every hit then carries
+  // Hit::relevance and SearchParams::min_relevance can cut the list. Searches walk
+  // for max(k, filter.training_k()) hits, since the filter reads the whole top list it
+  // was trained on, then return the first k. Saved and loaded with the index. Throws
+  // InvalidArgument when the filter's dimension or metric differs from the index's.
+  void set_relevance_filter(RelevanceFilter filter);
+  void clear_relevance_filter();
+  // The attached filter, or null; valid until the next set/clear_relevance_filter.
+  const RelevanceFilter* relevance_filter() const;
 
   // Writes atomically: a crash at any point leaves the previous contents of
   // `directory` loadable.

@@ -17,6 +17,9 @@ struct SearchParams {
   // than ef, it buys recall for compressed indexes without widening the walk.
   std::size_t buffer = 0;
   const IdFilter* filter = nullptr;             // only ids it allows are returned
+  // Hits whose relevance (Hit::relevance, from the index's relevance filter) is below
+  // this are dropped; in [0, 1]. 0 keeps every hit. Above 0 it needs a filter attached.
+  float min_relevance = 0.0f;
   const std::atomic<bool>* cancel = nullptr;    // set to stop early; partial results are returned
 };
 
