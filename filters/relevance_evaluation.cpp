@@ -178,6 +178,10 @@ RelevanceReport evaluate_relevance(const RelevanceFilter& filter, const Relevanc
   report.raw_pr_auc = filters::average_precision(eval.scores, eval.labels);
   report.adapter_p_at_r95 = filters::precision_at_recall(eval.relevance, eval.labels, 0.95);
   report.raw_p_at_r95 = filters::precision_at_recall(eval.scores, eval.labels, 0.95);
+  for (const double recall : {0.5, 0.6, 0.7, 0.8, 0.9, 0.95}) {
+    report.matched_recall.push_back({recall, filters::precision_at_recall(eval.relevance, eval.labels, recall),
+                                     filters::precision_at_recall(eval.scores, eval.labels, recall)});
+  }
   const filters::Reliability reliability = filters::reliability(eval.relevance, eval.labels);
   report.reliability = reliability.bins;
   report.ece = reliability.ece;

@@ -60,6 +60,14 @@ std::string machine_description() {
   return model + ", " + std::to_string(std::max(1u, std::thread::hardware_concurrency())) + " threads";
 }
 
+nlohmann::json matched_recall_json(const std::vector<PrecisionAtRecall>& points) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const PrecisionAtRecall& p : points) {
+    out.push_back({{"recall", p.recall}, {"adapter_precision", p.adapter_precision}, {"raw_precision", p.raw_precision}});
+  }
+  return out;
+}
+
 nlohmann::json method_json(const RelevanceMethodResult& m) {
   nlohmann::json j = {{"precision", m.precision}, {"recall", m.recall},       {"f1", m.f1},
                       {"mean_returned", m.mean_returned}, {"setting", m.parameter}, {"ece", nullptr}};
@@ -92,6 +100,13 @@ void print_report(const RelevanceReport& report, const RelevanceFilter& filter, 
   std::printf("\n%-18s %7s %7s\n", "ranking of pairs", "PR-AUC", "P@R95");
   std::printf("%-18s %7.4f %7.4f\n", "adapter", report.adapter_pr_auc, report.adapter_p_at_r95);
   std::printf("%-18s %7.4f %7.4f\n", "raw score", report.raw_pr_auc, report.raw_p_at_r95);
+
+  std::printf("\none global threshold, set on the eval pairs to reach each recall\n");
+  std::printf("%-8s %17s %17s %8s\n", "recall", "adapter precision", "raw precision", "points");
+  for (const PrecisionAtRecall& point : report.matched_recall) {
+    std::printf("%-8.2f %17.4f %17.4f %+8.2f\n", point.recall, point.adapter_precision, point.raw_precision,
+                100 * (point.adapter_precision - point.raw_precision));
+  }
 
   std::printf("\nreliability of the adapter on the eval queries (ECE %.4f)\n", report.ece);
   std::printf("%-12s %9s %10s %9s\n", "predicted", "pairs", "mean pred", "observed");
@@ -173,6 +188,7 @@ int run_eval_filter(const EvalFilterArgs& args) {
         {"adapter_at_0.5", method_json(report.adapter_at_half)},
         {"pr_auc", {{"adapter", report.adapter_pr_auc}, {"raw", report.raw_pr_auc}}},
         {"p_at_r95", {{"adapter", report.adapter_p_at_r95}, {"raw", report.raw_p_at_r95}}},
+        {"matched_recall", matched_recall_json(report.matched_recall)},
         {"machine", machine_description()},
         {"training", {{"best_epoch", filter.training_summary().best_epoch},
                       {"epochs", filter.training_summary().epochs},

@@ -239,6 +239,12 @@ TEST_CASE("evaluation compares every method at the global threshold's recall") {
   CHECK(report.methods[6].ece.has_value());
   CHECK(report.adapter_pr_auc > report.raw_pr_auc);
   CHECK(report.adapter_p_at_r95 > report.raw_p_at_r95);
+  REQUIRE(report.matched_recall.size() == 6);
+  for (const auto& point : report.matched_recall) {
+    CAPTURE(point.recall);
+    CHECK(point.adapter_precision >= point.raw_precision);
+  }
+  CHECK(report.matched_recall.back().adapter_precision == doctest::Approx(report.adapter_p_at_r95));
   CHECK(report.ece < 0.05);
   std::size_t binned = 0;
   for (const auto& bin : report.reliability) binned += bin.count;

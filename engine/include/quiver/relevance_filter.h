@@ -155,6 +155,15 @@ struct ReliabilityBin {
   std::size_t count = 0;
 };
 
+// One global threshold on the adapter's relevance against one on the raw score, each set on
+// the evaluation pairs to reach the same recall: the precision-recall curves compared point
+// by point.
+struct PrecisionAtRecall {
+  double recall = 0;
+  double adapter_precision = 0;
+  double raw_precision = 0;
+};
+
 struct RelevanceReport {
   // The recall the best-F1 global raw-score threshold (tuned on the tuning set) reaches on
   // the evaluation set; every other method is tuned on the tuning set to reach it.
@@ -163,6 +172,7 @@ struct RelevanceReport {
   RelevanceMethodResult adapter_at_half;       // the adapter at its natural cut, 0.5
   double adapter_pr_auc = 0, raw_pr_auc = 0;   // average precision over all pairs
   double adapter_p_at_r95 = 0, raw_p_at_r95 = 0;
+  std::vector<PrecisionAtRecall> matched_recall;  // recall 0.5, 0.6, 0.7, 0.8, 0.9, 0.95
   std::vector<ReliabilityBin> reliability;     // adapter, 10 bins
   double ece = 0;                              // adapter's expected calibration error
   std::size_t queries = 0, pairs = 0, relevant_pairs = 0;
