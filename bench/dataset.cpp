@@ -1,9 +1,12 @@
 #include "bench/dataset.h"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "bench/glove.h"
+#include "tests/support/ood_synthetic.h"
 #include "quiver/error.h"
 #include "quiver/vector_io.h"
 
@@ -53,6 +56,35 @@ Dataset load_attention() {
   data.queries = read_vectors(dir / "queries_eval.fbin");
   data.train_queries = read_vectors(dir / "queries_train.fbin");
   data.ground_truth = read_int_vectors(dir / "groundtruth_eval_top100.ibin");
+  return data;
+}
+
+// "ood-synth-<dim>" or "ood-synth-<dim>-<keys>": the documented seeded generator of
+// tests/support/ood_synthetic.h (keys and queries in different cones with different
+// covariances, heavy-tailed key norms; inner product), 100,000 keys unless given,
+// 20,000 sample queries for training and 2,000 for evaluation.
+std::optional<Dataset> load_ood_synthetic(const std::string& name) {
+  const std::string prefix = "ood-synth-";
+  if (name.rfind(prefix, 0) != 0) return std::nullopt;
+  const std::string rest = name.substr(prefix.size());
+  const std::size_t dash = rest.find('-');
+  const std::string dim_text = rest.substr(0, dash);
+  const std::string keys_text = dash == std::string::npos ? "100000" : rest.substr(dash + 1);
+  const auto is_number = [](const std::string& t) {
+    return !t.empty() && t.size() < 9 && t.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (!is_number(dim_text) || !is_number(keys_text) || std::stoul(dim_text) < 2 || std::stoul(keys_text) < 1000) {
+    throw InvalidArgument("--dataset " + name + ": expected ood-synth-<dim> or ood-synth-<dim>-<keys>, dim >= 2, keys >= 1000");
+  }
+  const std::size_t dim = std::stoul(dim_text);
+  const std::size_t keys = std::stoul(keys_text);
+  testing::OodSet set = testing::ood_synthetic(keys, 20000, 2000, dim);
+  Dataset data;
+  data.name = "ood-synth-" + std::to_string(dim) + "-" + std::to_string(keys);
+  data.metric = Metric::InnerProduct;
+  data.base = std::move(set.keys);
+  data.queries = std::move(set.eval_queries);
+  data.train_queries = std::move(set.train_queries);
   return data;
 }
 
@@ -109,7 +141,9 @@ void check_shapes(const Dataset& data) {
 
 }  // namespace
 
-std::vector<std::string> known_dataset_names() { return {"fashion-mnist", "glove-100", "attn-pylm-l3h0"}; }
+std::vector<std::string> known_dataset_names() {
+  return {"fashion-mnist", "glove-100", "attn-pylm-l3h0", "ood-synth-<dim>[-<keys>]"};
+}
 
 Dataset load_dataset(const DatasetRequest& request) {
   const std::string& name = request.name_or_path;
@@ -120,6 +154,8 @@ Dataset load_dataset(const DatasetRequest& request) {
     data = load_glove_100(request.cache_dir);
   } else if (name == "attn-pylm-l3h0") {
     data = load_attention();
+  } else if (std::optional<Dataset> synthetic = load_ood_synthetic(name)) {
+    data = std::move(*synthetic);
   } else if (fs::exists(name)) {
     data = is_hdf5(name) ? load_hdf5(name) : load_files(request);
   } else {
