@@ -38,8 +38,14 @@ class Compiler {
   std::vector<Literal> parameters;
 
  private:
-  std::string parameter(Literal value) {
-    parameters.push_back(std::move(value));
+  std::string parameter(const Literal& value) {
+    parameters.push_back(value);
+    return "?" + std::to_string(parameters.size());
+  }
+  // Built in place: moving a temporary variant trips GCC 12's -Wmaybe-uninitialized
+  // under -O2 with sanitizers (a false positive on the inactive string member).
+  std::string parameter(std::int64_t value) {
+    parameters.emplace_back(std::in_place_type<std::int64_t>, value);
     return "?" + std::to_string(parameters.size());
   }
 
