@@ -84,6 +84,11 @@ std::string command_line(int argc, char** argv) {
   return command;
 }
 
+// quiver's configuration when --configs gives none: the peers' graph parameters, float32.
+std::string default_spec(const Options& options) {
+  return "hnsw" + std::to_string(options.M) + ",efc" + std::to_string(options.ef_construction) + ",f32";
+}
+
 // One --configs entry: an index spec, optionally ":buffer=F" (re-rank F x ef candidates).
 struct QuiverConfig {
   std::string spec;
@@ -126,9 +131,7 @@ std::vector<Peer> parse_peers(const std::vector<std::string>& names) {
 std::vector<Contender> make_contenders(const Options& options, const std::vector<Peer>& peers, const Dataset& data,
                                        const Workload& raw, const Workload& peer_workload) {
   std::vector<std::string> specs = split(options.configs, ';');
-  if (specs.empty()) {
-    specs.push_back("hnsw" + std::to_string(options.M) + ",efc" + std::to_string(options.ef_construction) + ",f32");
-  }
+  if (specs.empty()) specs.push_back(default_spec(options));
   std::vector<Contender> contenders;
   for (const std::string& entry : specs) {
     const QuiverConfig config = parse_quiver_config(entry);
@@ -191,9 +194,7 @@ int run(const Options& given, const std::string& command) {
   if (!options.filter_selectivities.empty()) {
     // quiver alone, on the first --configs spec: the peers have no metadata filters.
     const std::vector<std::string> specs = split(options.configs, ';');
-    const std::string spec = specs.empty() ? "hnsw" + std::to_string(options.M) + ",efc" +
-                                                 std::to_string(options.ef_construction) + ",f32"
-                                           : parse_quiver_config(specs.front()).spec;
+    const std::string spec = specs.empty() ? default_spec(options) : parse_quiver_config(specs.front()).spec;
     FilterBenchOptions filter;
     filter.selectivities = options.filter_selectivities;
     filter.efs = options.efs;

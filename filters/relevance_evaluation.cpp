@@ -144,32 +144,21 @@ RelevanceReport evaluate_relevance(const RelevanceFilter& filter, const Relevanc
     report.methods.push_back(result("largest_gap", "largest drop after rank " + std::to_string(min_rank),
                                     filters::selection_outcome(cuts(eval, min_rank), eval.labels, eval_queries)));
   }
-  {
-    const filters::PlattScaling platt = filters::PlattScaling::fit(tune.scores, tune.labels);
+  // Query-independent calibrations of the raw score, each cut where it reaches the target.
+  const auto add_calibrated = [&](const char* name, const auto& calibration) {
     const auto calibrate = [&](const PooledSet& set) {
       std::vector<double> p(set.scores.size());
-      for (std::size_t i = 0; i < p.size(); ++i) p[i] = platt.probability(set.scores[i]);
+      for (std::size_t i = 0; i < p.size(); ++i) p[i] = calibration.probability(set.scores[i]);
       return p;
     };
     const std::vector<double> eval_p = calibrate(eval);
     const auto [t, outcome] = at_target(calibrate(tune), eval_p);
-    RelevanceMethodResult r = result("platt", format("p >= %.4f", t), outcome);
+    RelevanceMethodResult r = result(name, format("p >= %.4f", t), outcome);
     r.ece = filters::reliability(eval_p, eval.labels).ece;
     report.methods.push_back(std::move(r));
-  }
-  {
-    const filters::IsotonicCalibration isotonic = filters::IsotonicCalibration::fit(tune.scores, tune.labels);
-    const auto calibrate = [&](const PooledSet& set) {
-      std::vector<double> p(set.scores.size());
-      for (std::size_t i = 0; i < p.size(); ++i) p[i] = isotonic.probability(set.scores[i]);
-      return p;
-    };
-    const std::vector<double> eval_p = calibrate(eval);
-    const auto [t, outcome] = at_target(calibrate(tune), eval_p);
-    RelevanceMethodResult r = result("isotonic", format("p >= %.4f", t), outcome);
-    r.ece = filters::reliability(eval_p, eval.labels).ece;
-    report.methods.push_back(std::move(r));
-  }
+  };
+  add_calibrated("platt", filters::PlattScaling::fit(tune.scores, tune.labels));
+  add_calibrated("isotonic", filters::IsotonicCalibration::fit(tune.scores, tune.labels));
 
   report.adapter_at_half =
       result("adapter", "relevance >= 0.5", filters::threshold_outcome(eval.relevance, eval.labels, 0.5, eval_queries));
