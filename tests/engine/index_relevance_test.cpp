@@ -64,19 +64,11 @@ const LabelledClusters& data() {
 MatrixView training_queries() { return data().queries.view().slice(0, 300); }
 MatrixView search_queries() { return data().queries.view().slice(300, 40); }
 
-RelevanceOptions quick_options() {
-  RelevanceOptions options;
-  options.hidden_units = 8;
-  options.max_epochs = 30;
-  options.learning_rate = 1e-2;
-  return options;
-}
-
 RelevanceFilter train_filter(Metric metric) {
   const auto& d = data();
   auto set = label_by_class(d.base, d.base_classes, training_queries(),
                             std::span<const std::int32_t>(d.query_classes).first(300), training_k, metric, 1);
-  return RelevanceFilter::train(set, quick_options());
+  return RelevanceFilter::train(set, quick_relevance_options());
 }
 
 const RelevanceFilter& cosine_filter() {
@@ -279,7 +271,7 @@ TEST_CASE("bad min_relevance and mismatched filters are rejected") {
 
   // A filter for 6-dimensional inner-product scores.
   const auto synthetic = synthetic_relevance(120, 10, 6, 5);
-  auto six = RelevanceFilter::train(synthetic.set(), quick_options());
+  auto six = RelevanceFilter::train(synthetic.set(), quick_relevance_options());
   CHECK_THROWS_WITH_AS(index.set_relevance_filter(six), doctest::Contains("expects 6-dimensional"), InvalidArgument);
   CHECK_THROWS_WITH_AS(index.set_relevance_filter(six), doctest::Contains("has 12 dimensions"), InvalidArgument);
   // Right dimension, wrong metric.
@@ -365,7 +357,7 @@ TEST_CASE("a damaged or foreign filter file is rejected on load, naming the file
   }
   SUBCASE("a valid filter for other vectors") {
     TempDirectory other;
-    auto six = RelevanceFilter::train(synthetic_relevance(120, 10, 6, 5).set(), quick_options());
+    auto six = RelevanceFilter::train(synthetic_relevance(120, 10, 6, 5).set(), quick_relevance_options());
     six.save(other.path() / "six.json");
     replace_filter_file(dir.path(), read_text(other.path() / "six.json"));
     CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains(name.c_str()), CorruptFile);

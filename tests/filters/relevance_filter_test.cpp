@@ -18,14 +18,6 @@ using namespace quiver::testing;
 
 namespace {
 
-RelevanceOptions quick_options() {
-  RelevanceOptions options;
-  options.hidden_units = 8;
-  options.max_epochs = 30;
-  options.learning_rate = 1e-2;
-  return options;
-}
-
 const SyntheticRelevance& small_set() {
   static const SyntheticRelevance set = synthetic_relevance(200, 20, 6, 81);
   return set;
@@ -46,7 +38,7 @@ TEST_CASE("save and load give identical relevance and keep the training record")
   TempDirectory dir;
   const auto path = dir.path() / "filter.json";
   const auto& set = small_set();
-  RelevanceOptions options = quick_options();
+  RelevanceOptions options = quick_relevance_options();
   options.map = RelevanceMap::Power;
   const RelevanceFilter trained = RelevanceFilter::train(set.set(), options);
   trained.save(path);
@@ -74,7 +66,7 @@ TEST_CASE("a PCA-reduced filter round-trips too") {
   TempDirectory dir;
   const auto path = dir.path() / "pca.json";
   const auto set = synthetic_relevance(200, 20, 40, 82);
-  RelevanceOptions options = quick_options();
+  RelevanceOptions options = quick_relevance_options();
   options.pca_dims = 8;
   const RelevanceFilter trained = RelevanceFilter::train(set.set(), options);
   trained.save(path);
@@ -89,7 +81,7 @@ TEST_CASE("a PCA-reduced filter round-trips too") {
 TEST_CASE("damaged, foreign and newer files are rejected") {
   TempDirectory dir;
   const auto path = dir.path() / "filter.json";
-  RelevanceFilter::train(small_set().set(), quick_options()).save(path);
+  RelevanceFilter::train(small_set().set(), quick_relevance_options()).save(path);
   const std::string good = read_text(path);
 
   write_text(path, good.substr(0, good.size() / 2));
@@ -126,49 +118,49 @@ TEST_CASE("bad training sets are rejected with the culprit named") {
     auto labels = base.labels;
     labels[5].pop_back();
     const RelevanceTrainingSet set{base.queries.view(), base.hits, labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_options()),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_relevance_options()),
                          doctest::Contains("query 5 has 20 hits but 19 labels"), InvalidArgument);
   }
   SUBCASE("fewer hit lists than query rows") {
     auto hits = base.hits;
     hits.pop_back();
     const RelevanceTrainingSet set{base.queries.view(), hits, base.labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_options()), doctest::Contains("199 hit lists"),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_relevance_options()), doctest::Contains("199 hit lists"),
                          InvalidArgument);
   }
   SUBCASE("every label the same class") {
     auto labels = base.labels;
     for (auto& row : labels) std::fill(row.begin(), row.end(), std::uint8_t{1});
     const RelevanceTrainingSet set{base.queries.view(), base.hits, labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_options()),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_relevance_options()),
                          doctest::Contains("a single-class training set cannot learn a threshold"), InvalidArgument);
   }
   SUBCASE("a label that is not 0 or 1") {
     auto labels = base.labels;
     labels[2][3] = 2;
     const RelevanceTrainingSet set{base.queries.view(), base.hits, labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_options()), doctest::Contains("query 2, hit 3: label 2"),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(set, quick_relevance_options()), doctest::Contains("query 2, hit 3: label 2"),
                          InvalidArgument);
   }
   SUBCASE("NaN in a score or a query") {
     auto hits = base.hits;
     hits[7][1].score = std::numeric_limits<float>::quiet_NaN();
     const RelevanceTrainingSet bad_score{base.queries.view(), hits, base.labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(bad_score, quick_options()),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(bad_score, quick_relevance_options()),
                          doctest::Contains("query 7, hit 1: score is NaN"), InvalidArgument);
     Matrix queries = base.queries;
     queries.row(4)[2] = std::numeric_limits<float>::quiet_NaN();
     const RelevanceTrainingSet bad_query{queries.view(), base.hits, base.labels, base.metric, ""};
-    CHECK_THROWS_WITH_AS(RelevanceFilter::train(bad_query, quick_options()),
+    CHECK_THROWS_WITH_AS(RelevanceFilter::train(bad_query, quick_relevance_options()),
                          doctest::Contains("query 4, component 2 is NaN"), InvalidArgument);
   }
   SUBCASE("options that cannot train") {
-    RelevanceOptions options = quick_options();
+    RelevanceOptions options = quick_relevance_options();
     options.use_query = false;
     options.use_score_features = false;
     CHECK_THROWS_WITH_AS(RelevanceFilter::train(base.set(), options), doctest::Contains("needs an input"),
                          InvalidArgument);
-    options = quick_options();
+    options = quick_relevance_options();
     options.validation_fraction = 0.9;
     CHECK_THROWS_WITH_AS(RelevanceFilter::train(base.set(), options), doctest::Contains("validation_fraction"),
                          InvalidArgument);
@@ -177,7 +169,7 @@ TEST_CASE("bad training sets are rejected with the culprit named") {
 
 TEST_CASE("bad queries, hits and thresholds at inference") {
   const auto& set = small_set();
-  const RelevanceFilter filter = RelevanceFilter::train(set.set(), quick_options());
+  const RelevanceFilter filter = RelevanceFilter::train(set.set(), quick_relevance_options());
   const auto query = set.queries.row(0);
   const auto& hits = set.hits[0];
   CHECK_THROWS_WITH_AS(filter.filter(query, hits, set.metric, 1.5f), doctest::Contains("outside [0, 1]"),
@@ -213,7 +205,7 @@ TEST_CASE("evaluation compares every method at the global threshold's recall") {
   const auto all = synthetic_relevance(900, 30, 8, 91);
   const auto train = slice(all, 0, 600);
   const auto test = slice(all, 600, 300);
-  RelevanceOptions options = quick_options();
+  RelevanceOptions options = quick_relevance_options();
   options.hidden_units = 16;
   options.max_epochs = 100;
   const RelevanceFilter filter = RelevanceFilter::train(train.set(), options);

@@ -74,4 +74,13 @@ inline SyntheticRelevance slice(const SyntheticRelevance& all, std::size_t first
   return out;
 }
 
+// Small, fast training settings for tests: a tiny network that converges in a few epochs.
+inline RelevanceOptions quick_relevance_options() {
+  RelevanceOptions options;
+  options.hidden_units = 8;
+  options.max_epochs = 30;
+  options.learning_rate = 1e-2;
+  return options;
+}
+
 }  // namespace quiver::testing
