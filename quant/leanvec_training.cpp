@@ -43,11 +43,28 @@ Roots ridged_roots(const Eigen::MatrixXd& k) {
   return roots;
 }
 
+// Reciprocal square roots of the eigenvalues of a Gram matrix M^T M (M's inverse singular
+// values), zero where the singular value is numerically zero: such directions carry
+// nothing of M, so leaving them out keeps every use below exact.
+Eigen::ArrayXd inverse_singular_values(const Eigen::VectorXd& gram_values) {
+  const double largest = gram_values.size() > 0 ? std::max(gram_values[0], 0.0) : 0.0;
+  Eigen::ArrayXd inverse(gram_values.size());
+  for (Eigen::Index i = 0; i < gram_values.size(); ++i) {
+    const double value = gram_values[i];
+    inverse[i] = value > largest * 1e-24 && value > 0 ? 1.0 / std::sqrt(value) : 0.0;
+  }
+  return inverse;
+}
+
 // Frank-Wolfe's linear minimisation oracle over the spectral-norm unit ball:
-// argmin_{||S|| <= 1} <S, G> = -U V^T for the thin SVD G = U Sigma V^T.
+// argmin_{||S|| <= 1} <S, G> = -U V^T for the thin SVD G = U Sigma V^T. For the D x d
+// gradient, U V^T = G (G^T G)^{-1/2}: the polar factor, from the eigen decomposition of
+// the small d x d Gram matrix. (Training needs the symmetric eigensolver anyway; an SVD
+// template would triple this file's compile time for no gain in accuracy that matters.)
 Eigen::MatrixXd spectral_ball_vertex(const Eigen::MatrixXd& gradient) {
-  const Eigen::BDCSVD<Eigen::MatrixXd> svd(gradient, Eigen::ComputeThinU | Eigen::ComputeThinV);
-  return -svd.matrixU() * svd.matrixV().transpose();
+  const Eigenbasis gram = descending_eigenbasis(gradient.transpose() * gradient);
+  const Eigen::ArrayXd inverse = inverse_singular_values(gram.values);
+  return -gradient * (gram.vectors * inverse.matrix().asDiagonal() * gram.vectors.transpose());
 }
 
 }  // namespace
@@ -174,12 +191,18 @@ Maps sphering(const Eigen::MatrixXd& kq, const Eigen::MatrixXd& kx, std::size_t 
   // between the two sides.
   const Roots q = ridged_roots(kq);
   const Roots x = ridged_roots(kx);
-  const Eigen::BDCSVD<Eigen::MatrixXd> svd(q.root * x.root, Eigen::ComputeThinU | Eigen::ComputeThinV);
+  // The top d singular triplets of M = K_Q^{1/2} K_X^{1/2} from the eigenvectors of
+  // M^T M: V, Sigma^2, and U = M V Sigma^{-1}.
+  const Eigen::MatrixXd product = q.root * x.root;
+  const Eigenbasis gram = descending_eigenbasis(product.transpose() * product);
   const auto n = static_cast<Eigen::Index>(d);
-  const Eigen::VectorXd split = svd.singularValues().head(n).cwiseSqrt();
+  const Eigen::MatrixXd right = gram.vectors.leftCols(n);
+  const Eigen::ArrayXd inverse = inverse_singular_values(gram.values.head(n));
+  const Eigen::MatrixXd left = product * right * inverse.matrix().asDiagonal();
+  const Eigen::VectorXd split = gram.values.head(n).array().max(0.0).sqrt().sqrt().matrix();  // sqrt(sigma)
   Maps maps;
-  maps.query = q.inverse_root * svd.matrixU().leftCols(n) * split.asDiagonal();
-  maps.data = x.inverse_root * svd.matrixV().leftCols(n) * split.asDiagonal();
+  maps.query = q.inverse_root * left * split.asDiagonal();
+  maps.data = x.inverse_root * right * split.asDiagonal();
   return maps;
 }
 
