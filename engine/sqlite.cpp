@@ -9,7 +9,7 @@ Database::Database(const std::string& filename, int flags, std::string label) : 
   int result = sqlite3_open_v2(filename.c_str(), &raw, flags, nullptr);
   db_.reset(raw);  // closed by the deleter even when opening failed
   if (result != SQLITE_OK) {
-    throw IoError("cannot open attribute database '" + label_ + "': " +
+    throw IoError("cannot open database '" + label_ + "': " +
                   (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(result)));
   }
   sqlite3_extended_result_codes(raw, 1);
@@ -17,11 +17,11 @@ Database::Database(const std::string& filename, int flags, std::string label) : 
 
 int Database::check(int result, std::string_view doing) const {
   if (result == SQLITE_OK || result == SQLITE_ROW || result == SQLITE_DONE) return result;
-  std::string message = "attribute database '" + label_ + "': " + std::string(doing) + " failed: " +
+  std::string message = "database '" + label_ + "': " + std::string(doing) + " failed: " +
                         sqlite3_errmsg(db_.get());
   int primary = result & 0xff;
   if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
-    throw CorruptFile("'" + label_ + "' is not a valid SQLite attribute database (" + sqlite3_errmsg(db_.get()) + ")");
+    throw CorruptFile("'" + label_ + "' is not a valid SQLite database (" + sqlite3_errmsg(db_.get()) + ")");
   }
   throw IoError(message);
 }
@@ -67,6 +67,18 @@ bool Statement::step() {
     sqlite3_reset(statement_.get());
   }
   return db_->check(result, sqlite3_sql(statement_.get())) == SQLITE_ROW;
+}
+
+Statement& Statement::bind(int index, std::span<const std::byte> value) {
+  db_->check(sqlite3_bind_blob64(statement_.get(), index, value.data(), value.size(), SQLITE_TRANSIENT),
+             "binding a parameter");
+  return *this;
+}
+
+std::span<const std::byte> Statement::column_blob(int column) const {
+  const auto* bytes = static_cast<const std::byte*>(sqlite3_column_blob(statement_.get(), column));
+  auto size = sqlite3_column_bytes(statement_.get(), column);
+  return bytes == nullptr ? std::span<const std::byte>() : std::span<const std::byte>(bytes, static_cast<std::size_t>(size));
 }
 
 std::string Statement::column_text(int column) const {

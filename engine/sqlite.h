@@ -1,12 +1,13 @@
-// Thin RAII wrappers over the SQLite C API for the attribute store: a connection that
-// turns every failed call into a quiver::Error naming the database file, prepared
-// statements, and a transaction that rolls back unless committed.
+// Thin RAII wrappers over the SQLite C API for the attribute store and the collection
+// database: a connection that turns every failed call into a quiver::Error naming the
+// database file, prepared statements, and a transaction that rolls back unless committed.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,7 @@ class Statement {
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, std::span<const std::byte> value);
   // Advances to the next row; false when the statement has finished.
   bool step();
   // Runs a statement that returns no rows.
@@ -54,6 +56,8 @@ class Statement {
   std::int64_t column_int64(int column) const { return sqlite3_column_int64(statement_.get(), column); }
   double column_double(int column) const { return sqlite3_column_double(statement_.get(), column); }
   std::string column_text(int column) const;
+  // Valid until the next step() or start() of this statement.
+  std::span<const std::byte> column_blob(int column) const;
 
  private:
   struct Finalize {
