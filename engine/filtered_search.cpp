@@ -4,10 +4,42 @@
 #include <cmath>
 
 #include "quiver/error.h"
+#include "quiver/relevance_filter.h"
 
 namespace quiver {
 
 std::string to_string(FilterStrategy strategy) { return strategy == FilterStrategy::Exact ? "exact" : "graph"; }
+
+namespace {
+
+// The exact path's answer with the same relevance semantics as Index::search: the
+// index's relevance filter reads the top training_k() list (here: of the allowed ids),
+// sets Hit::relevance, and params.min_relevance cuts the first k.
+std::vector<Hit> exact_with_relevance(const Index& index, std::span<const float> query,
+                                      std::span<const std::uint64_t> ids, const SearchParams& params,
+                                      SearchStats* stats) {
+  if (!(params.min_relevance >= 0.0f && params.min_relevance <= 1.0f)) {
+    throw InvalidArgument("min_relevance = " + std::to_string(params.min_relevance) +
+                          " is outside [0, 1]: it is a probability of relevance");
+  }
+  const auto relevance = index.relevance_filter();
+  if (relevance == nullptr) {
+    if (params.min_relevance > 0.0f) {
+      throw InvalidArgument("min_relevance = " + std::to_string(params.min_relevance) +
+                            " needs a relevance filter, but none is attached to the index: attach one with "
+                            "set_relevance_filter or leave min_relevance at 0");
+    }
+    return index.search_ids(query, ids, params.k, stats);
+  }
+  auto hits = index.search_ids(query, ids, std::max(params.k, relevance->training_k()), stats);
+  auto probabilities = relevance->relevance(query, hits, index.spec().metric);
+  for (std::size_t i = 0; i < hits.size(); ++i) hits[i].relevance = probabilities[i];
+  if (hits.size() > params.k) hits.resize(params.k);
+  std::erase_if(hits, [&](const Hit& hit) { return hit.relevance < params.min_relevance; });
+  return hits;
+}
+
+}  // namespace
 
 FilteredSearchResult filtered_search(const Index& index, const AttributeStore& store, std::span<const float> query,
                                      std::string_view expression, const SearchParams& params,
@@ -42,7 +74,7 @@ FilteredSearchResult filtered_search(const Index& index, const AllowedIds& allow
       if (index.contains(id)) present.push_back(id);
     }
     if (params.k == 0) throw InvalidArgument("k = 0: ask for at least one result");
-    result.hits = index.search_ids(query, present, params.k, stats);
+    result.hits = exact_with_relevance(index, query, present, params, stats);
     return result;
   }
 

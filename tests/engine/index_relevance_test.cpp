@@ -14,7 +14,9 @@
 #include "engine/manifest.h"
 #include "engine/temp_directory.h"
 #include "filters/synthetic_relevance.h"
+#include "quiver/attribute_store.h"
 #include "quiver/error.h"
+#include "quiver/filtered_search.h"
 #include "quiver/index.h"
 #include "quiver/relevance_filter.h"
 
@@ -225,6 +227,45 @@ TEST_CASE("min_relevance drops exactly the hits below it and keeps their order")
   check_same(everything, all[0]);
   auto certain = index.search(queries.row(0), {.k = training_k, .ef = 64, .min_relevance = 1.0f});
   for (const auto& hit : certain) CHECK(hit.relevance == 1.0f);
+}
+
+TEST_CASE("filtered search's exact path scores relevance on the allowed ids' top list and cuts by it") {
+  auto index = filtered_index();
+  auto store = AttributeStore::in_memory();
+  std::vector<std::uint64_t> allowed;
+  for (std::uint64_t id = 0; id < data().base.rows; ++id) {
+    store.set(id, "even_tenth", static_cast<std::int64_t>(id % 10 == 0 ? 1 : 0));
+    if (id % 10 == 0) allowed.push_back(id);
+  }
+  auto queries = search_queries();
+  std::size_t kept = 0, dropped = 0;
+  for (std::size_t q = 0; q < queries.rows; ++q) {
+    auto query = queries.row(q);
+    auto top = index.search_ids(query, allowed, training_k);
+    auto probabilities = cosine_filter().relevance(query, top, Metric::Cosine);
+    for (std::size_t i = 0; i < top.size(); ++i) top[i].relevance = probabilities[i];
+
+    auto result = filtered_search(index, store, query, "even_tenth = 1", {.k = 5, .ef = 64});
+    REQUIRE(result.strategy == FilterStrategy::Exact);
+    check_same(result.hits, std::vector<Hit>(top.begin(), top.begin() + 5));
+
+    auto cut = filtered_search(index, store, query, "even_tenth = 1", {.k = 5, .ef = 64, .min_relevance = 0.5f});
+    std::vector<Hit> expected;
+    std::copy_if(top.begin(), top.begin() + 5, std::back_inserter(expected),
+                 [](const Hit& hit) { return hit.relevance >= 0.5f; });
+    check_same(cut.hits, expected);
+    kept += cut.hits.size();
+    dropped += 5 - cut.hits.size();
+  }
+  CHECK(kept > 0);
+  CHECK(dropped > 0);
+
+  // Without a filter attached, min_relevance above 0 is refused on this path too.
+  index.clear_relevance_filter();
+  CHECK_THROWS_AS(filtered_search(index, store, queries.row(0), "even_tenth = 1", {.k = 5, .min_relevance = 0.5f}),
+                  InvalidArgument);
+  CHECK_THROWS_AS(filtered_search(index, store, queries.row(0), "even_tenth = 1", {.k = 5, .min_relevance = 2.0f}),
+                  InvalidArgument);
 }
 
 TEST_CASE("clearing the filter restores plain results") {
