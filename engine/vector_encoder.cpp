@@ -192,7 +192,11 @@ void VectorEncoder::reconstruct(const std::byte* primary, const std::byte* secon
 
 float VectorEncoder::symmetric_distance(const std::byte* a, const std::byte* b) const {
   std::size_t dim = spec_.primary_dim();
-  bool ip = inner_product();
+  // LeanVec-OOD's data map B is fitted to inner products with queries, not between data:
+  // <B^T x, B^T y> is no useful similarity (the codes are not centred), but
+  // ||B^T (x - y)|| bounds how differently any query scores x and y, which is what a
+  // graph walked by such queries should connect.
+  bool ip = inner_product() && spec_.reduction != Reduction::LeanVecOod;
   switch (spec_.primary) {
     case Encoding::F32: {
       auto x = reinterpret_cast<const float*>(a);
