@@ -133,8 +133,14 @@ HnswFileSummary check_hnsw_file(const std::filesystem::path& path, const HnswFil
   check.expect_equal(56, check.read<std::size_t>(56, "header"), expected.M, "maxM");
   check.expect_equal(64, check.read<std::size_t>(64, "header"), expected.M * 2, "maxM0");
   check.expect_equal(72, check.read<std::size_t>(72, "header"), expected.M, "M");
+  // hnswlib draws each added element's level as -ln(u) * mult and casts it to int; a
+  // crafted multiplier (1e300) would overflow that cast on the first add after loading.
+  // hnswlib always writes 1 / ln(M).
   auto mult = check.read<double>(80, "header");
-  if (!std::isfinite(mult) || mult <= 0.0) check.fail(80, "level multiplier is not a positive number");
+  const double expected_mult = 1.0 / std::log(static_cast<double>(expected.M));
+  if (!(std::abs(mult - expected_mult) <= 1e-9 * expected_mult)) {
+    check.fail(80, "level multiplier " + std::to_string(mult) + " is not 1 / ln(M) = " + std::to_string(expected_mult));
+  }
   check.read<std::size_t>(88, "header");  // ef_construction: any value is usable
   const std::size_t header_bytes = 96;
 
@@ -142,8 +148,11 @@ HnswFileSummary check_hnsw_file(const std::filesystem::path& path, const HnswFil
   if (max_level < 0 || max_level > 64) check.fail(48, "top level " + std::to_string(max_level) + " is out of range");
   if (entry_point >= elements) check.fail(52, "entry point " + std::to_string(entry_point) + " is out of range");
 
-  // Base layer: links, vector, label per element.
-  check.require(header_bytes, elements * element_bytes, "base layer");
+  // Base layer: links, vector, label per element. The product saturates: a crafted
+  // element count must fail here, not wrap to a small size that passes.
+  std::size_t base_bytes = 0;
+  if (__builtin_mul_overflow(elements, element_bytes, &base_bytes)) base_bytes = SIZE_MAX;
+  check.require(header_bytes, base_bytes, "base layer");
   HnswFileSummary summary;
   std::unordered_set<std::uint64_t> labels;
   labels.reserve(elements);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -15,6 +16,7 @@
 #include "engine/durable_file.h"
 #include "engine/graph_search.h"
 #include "engine/hnsw_file_check.h"
+#include "engine/io/sizes.h"
 #include "engine/manifest.h"
 #include "engine/parallel_for.h"
 #include "engine/vector_encoder.h"
@@ -74,6 +76,23 @@ std::vector<std::uint64_t> resolve_ids(std::span<const std::uint64_t> ids, std::
   return {ids.begin(), ids.end()};
 }
 
+constexpr std::size_t saturating_add(std::size_t a, std::size_t b) {
+  std::size_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<std::size_t>::max() : sum;
+}
+
+// An unordered_map node holding one id -> slot entry, with its bucket pointer and the
+// allocator's header; hnswlib keeps one per stored vector.
+constexpr std::size_t id_map_entry_bytes = 48;
+
+// Throws ResourceExhausted when `rows` exceeds the batch limit; `what` names the call.
+void check_batch(const ResourceLimits& limits, std::size_t rows, const char* what) {
+  if (limits.max_batch != 0 && rows > limits.max_batch) {
+    throw ResourceExhausted(std::string(what) + " of " + std::to_string(rows) + " rows exceeds ResourceLimits::max_batch = " +
+                            std::to_string(limits.max_batch) + "; split it into smaller batches");
+  }
+}
+
 // Bytes saveIndex writes for `graph`: header, base layer, upper-layer lists.
 std::size_t saved_bytes(const Graph& graph) {
   std::size_t bytes = 96 + graph.cur_element_count * graph.size_data_per_element_;
@@ -97,6 +116,11 @@ struct Index::Impl {
   std::shared_ptr<const RelevanceFilter> relevance;
   mutable std::shared_mutex mutex;
   mutable engine::VisitedPool visited;
+  ResourceLimits limits;  // guarded by `mutex`
+  // One add() at a time, so that its limit check covers the whole batch: a concurrent
+  // add cannot slip in between the check and the batch's last chunk. Searches and
+  // removes still interleave with its chunks.
+  std::mutex add_mutex;
 
   Impl(std::shared_ptr<const engine::VectorEncoder> trained, std::uint64_t seed_value)
       : spec(trained->spec()),
@@ -107,11 +131,75 @@ struct Index::Impl {
   std::size_t live() const { return graph ? graph->cur_element_count - graph->num_deleted_ : 0; }
   std::size_t secondary_bytes() const { return encoder->secondary_bytes(); }
 
+  // Memory accounting (ResourceLimits::memory_budget_bytes says what is counted): what
+  // one allocated graph slot costs, and what each stored vector adds on top of its slot.
+  std::size_t slot_bytes() const {
+    std::size_t base_links = 2 * spec.M * sizeof(std::uint32_t) + sizeof(std::uint32_t);
+    return base_links + encoder->primary_bytes() + sizeof(std::uint64_t) + sizeof(void*) + sizeof(std::mutex) +
+           sizeof(int) + 2 * sizeof(std::uint16_t) + secondary_bytes();
+  }
+  std::size_t vector_bytes() const {
+    // A vector reaches upper layer l with probability M^-l, so it holds 1/(M-1) upper
+    // link lists on average.
+    std::size_t upper_links = spec.M * sizeof(std::uint32_t) + sizeof(std::uint32_t);
+    return (upper_links + spec.M - 2) / (spec.M - 1) + id_map_entry_bytes;
+  }
+  std::size_t estimated_bytes(std::size_t capacity, std::size_t vectors) const {
+    return saturating_add(io::saturating_mul(capacity, slot_bytes()), io::saturating_mul(vectors, vector_bytes()));
+  }
+
+  // How many of `ids` would take a new graph slot, and how many would become live
+  // (new ids, and tombstoned ones that an add revives in place).
+  std::pair<std::size_t, std::size_t> count_new(std::span<const std::uint64_t> ids) const {
+    if (!graph) return {ids.size(), ids.size()};
+    std::size_t slots = 0;
+    std::size_t revived = 0;
+    for (auto id : ids) {
+      auto it = graph->label_lookup_.find(id);
+      if (it == graph->label_lookup_.end()) {
+        ++slots;
+      } else if (graph->isMarkedDeleted(it->second)) {
+        ++revived;
+      }
+    }
+    return {slots, slots + revived};
+  }
+
+  // Throws ResourceExhausted unless `new_slots` more graph slots, `new_live` more live
+  // vectors, fit the limits. The caller holds the writer lock.
+  void check_growth(std::size_t new_slots, std::size_t new_live) const {
+    std::size_t live_after = live() + new_live;
+    if (limits.max_vectors != 0 && live_after > limits.max_vectors) {
+      throw ResourceExhausted("adding " + std::to_string(new_live) + " vectors to the " + std::to_string(live()) +
+                              " in the index would exceed ResourceLimits::max_vectors = " +
+                              std::to_string(limits.max_vectors));
+    }
+    if (limits.memory_budget_bytes == 0) return;
+    std::size_t elements = (graph ? graph->cur_element_count : 0) + new_slots;
+    std::size_t capacity = std::max<std::size_t>(graph ? graph->max_elements_ : 0, elements);
+    std::size_t bytes = estimated_bytes(capacity, elements);
+    if (bytes > limits.memory_budget_bytes) {
+      throw ResourceExhausted("adding " + std::to_string(new_slots) + " vectors would grow the index to " +
+                              std::to_string(elements) + " slots, about " + std::to_string(bytes) + " bytes (" +
+                              std::to_string(slot_bytes() + vector_bytes()) + " per vector for spec '" +
+                              spec.to_string() + "'), over ResourceLimits::memory_budget_bytes = " +
+                              std::to_string(limits.memory_budget_bytes) +
+                              "; raise the budget, compact() away tombstones or choose a smaller encoding");
+    }
+  }
+
   void ensure_capacity(std::size_t extra) {
     if (!graph) {
       graph = std::make_unique<Graph>(space.get(), std::max<std::size_t>(extra, 1), spec.M, spec.ef_construction, seed);
     } else if (graph->cur_element_count + extra > graph->max_elements_) {
-      graph->resizeIndex(std::max(graph->cur_element_count + extra, graph->max_elements_ * 3 / 2));
+      std::size_t needed = graph->cur_element_count + extra;
+      std::size_t grown = std::max(needed, graph->max_elements_ * 3 / 2);
+      if (limits.memory_budget_bytes != 0) {  // growth headroom stops at the budget
+        std::size_t fixed = io::saturating_mul(needed, vector_bytes());
+        std::size_t affordable = fixed < limits.memory_budget_bytes ? (limits.memory_budget_bytes - fixed) / slot_bytes() : 0;
+        grown = std::max(needed, std::min(grown, affordable));
+      }
+      graph->resizeIndex(grown);
     }
     secondary.resize(graph->max_elements_ * secondary_bytes());
   }
@@ -139,17 +227,25 @@ struct Index::Impl {
 
   void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
     check_vectors(vectors, spec, "vectors");
+    {
+      std::shared_lock lock(mutex);
+      check_batch(limits, vectors.rows, "a batch");
+    }
     auto ids = resolve_ids(id_span, vectors.rows);
+    std::lock_guard one_add(add_mutex);
     {
       // Room for the whole batch up front: growing chunk by chunk would over-allocate.
       std::unique_lock lock(mutex);
-      ensure_capacity(vectors.rows);
+      auto [new_slots, new_live] = count_new(ids);
+      check_growth(new_slots, new_live);
+      ensure_capacity(new_slots);
     }
     for (std::size_t first = 0; first < vectors.rows; first += add_chunk) {
       std::size_t count = std::min(add_chunk, vectors.rows - first);
       {
         std::unique_lock lock(mutex);
-        ensure_capacity(count);
+        // Normally reserved above; a compact() between chunks may have shrunk the graph.
+        ensure_capacity(count_new(std::span(ids).subspan(first, count)).first);
         insert(vectors, ids, first, count, options.threads);
       }
       if (options.progress && !options.progress({first + count, vectors.rows})) {
@@ -191,6 +287,11 @@ struct Index::Impl {
     params.beam = spec.ef_construction;
     params.threads = options.threads;
     params.progress = options.progress;
+    {
+      std::unique_lock lock(mutex);
+      check_batch(limits, vectors.rows, "a batch");
+      check_growth(vectors.rows, vectors.rows);
+    }
     auto attention = engine::build_attention_graph(vectors, queries, spec.metric, params);
 
     std::unique_lock lock(mutex);
@@ -312,15 +413,25 @@ Index::Index(Index&&) noexcept = default;
 Index& Index::operator=(Index&&) noexcept = default;
 Index::~Index() = default;
 
-Index Index::create(const IndexSpec& spec) {
-  return Index(std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(spec), 100));
+Index Index::create(const IndexSpec& spec, const ResourceLimits& limits) {
+  auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(spec), 100);
+  impl->limits = limits;
+  return Index(std::move(impl));
 }
 
 Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids,
-                   const BuildOptions& options) {
+                   const BuildOptions& options, const ResourceLimits& limits) {
   check_vectors(data, spec, "vectors");
+  // The counts are known before training; the memory estimate needs the trained codes'
+  // sizes and is checked by add().
+  check_batch(limits, data.rows, "a build");
+  if (limits.max_vectors != 0 && data.rows > limits.max_vectors) {
+    throw ResourceExhausted("building from " + std::to_string(data.rows) +
+                            " vectors would exceed ResourceLimits::max_vectors = " + std::to_string(limits.max_vectors));
+  }
   auto encoder = engine::VectorEncoder::train(spec, data, options.sample_queries, options.threads);
   auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), options.seed);
+  impl->limits = limits;
   if (spec.graph == GraphKind::Attention) {
     impl->build_attention(ids, data, options);
   } else {
@@ -329,7 +440,7 @@ Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::
   return Index(std::move(impl));
 }
 
-Index Index::load(const std::filesystem::path& directory) {
+Index Index::load(const std::filesystem::path& directory, const ResourceLimits& limits) {
   auto manifest = engine::Manifest::read(directory);
   auto encoder = manifest.files.contains("encoder")
                      ? engine::VectorEncoder::load(manifest.spec, manifest.verified_path(directory, "encoder"))
@@ -345,7 +456,24 @@ Index Index::load(const std::filesystem::path& directory) {
     }
     impl->relevance = std::make_shared<const RelevanceFilter>(std::move(filter));
   }
+  impl->limits = limits;
   if (manifest.elements == 0) return Index(std::move(impl));
+
+  // Refused from the manifest's counts, before the graph file is read or allocated for.
+  if (limits.max_vectors != 0 && manifest.elements - manifest.deleted > limits.max_vectors) {
+    throw ResourceExhausted("index '" + directory.string() + "' holds " +
+                            std::to_string(manifest.elements - manifest.deleted) +
+                            " vectors, over ResourceLimits::max_vectors = " + std::to_string(limits.max_vectors));
+  }
+  if (limits.memory_budget_bytes != 0) {
+    std::size_t bytes = impl->estimated_bytes(manifest.elements, manifest.elements);
+    if (bytes > limits.memory_budget_bytes) {
+      throw ResourceExhausted("index '" + directory.string() + "' needs about " + std::to_string(bytes) + " bytes for " +
+                              std::to_string(manifest.elements) +
+                              " slots, over ResourceLimits::memory_budget_bytes = " +
+                              std::to_string(limits.memory_budget_bytes));
+    }
+  }
 
   auto path = manifest.verified_path(directory, "graph");
   auto summary = engine::check_hnsw_file(path, {manifest.elements, impl->encoder->primary_bytes(), manifest.spec.M});
@@ -381,6 +509,16 @@ Index Index::load(const std::filesystem::path& directory) {
 
 void Index::add(std::span<const std::uint64_t> ids, MatrixView vectors, const BuildOptions& options) {
   impl_->add(ids, vectors, options);
+}
+
+void Index::set_limits(const ResourceLimits& limits) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->limits = limits;
+}
+
+ResourceLimits Index::limits() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->limits;
 }
 
 void Index::remove(std::uint64_t id) {
@@ -493,6 +631,10 @@ std::vector<std::vector<Hit>> Index::search_batch(MatrixView queries, const Sear
     throw InvalidArgument("queries have " + std::to_string(queries.cols) + " dimensions but the index expects " +
                           std::to_string(impl_->spec.dim));
   }
+  {
+    std::shared_lock lock(impl_->mutex);
+    check_batch(impl_->limits, queries.rows, "a query batch");
+  }
   std::vector<std::vector<Hit>> results(queries.rows);
   threads = engine::resolve_threads(threads);
   std::vector<SearchStats> per_worker(threads);
@@ -529,9 +671,9 @@ void Index::clear_relevance_filter() {
   old = std::move(impl_->relevance);
 }
 
-const RelevanceFilter* Index::relevance_filter() const {
+std::shared_ptr<const RelevanceFilter> Index::relevance_filter() const {
   std::shared_lock lock(impl_->mutex);
-  return impl_->relevance.get();
+  return impl_->relevance;
 }
 
 void Index::save(const std::filesystem::path& directory) const {

@@ -43,6 +43,8 @@ Manifest Manifest::read(const std::filesystem::path& directory) {
     document = json::parse(text.str());
   } catch (const json::parse_error& error) {
     throw CorruptFile(path.string() + ": not valid JSON at byte " + std::to_string(error.byte));
+  } catch (const json::exception& error) {  // out_of_range: a number beyond double (1e999)
+    throw CorruptFile(path.string() + ": not valid JSON (" + error.what() + ")");
   }
   if (!document.is_object() || document.value("format", "") != format_name) {
     throw CorruptFile(path.string() + ": not a quiver index manifest (no \"format\": \"" + format_name + "\")");

@@ -194,7 +194,8 @@ FilterModel load_filter_model(const std::filesystem::path& path) {
   json document;
   try {
     document = json::parse(text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // parse_error for bad syntax, out_of_range for a number beyond double (1e999).
     throw CorruptFile(where + " is not valid JSON (" + error.what() + ")");
   }
   try {

@@ -130,6 +130,11 @@ TEST_CASE("missing and damaged index files are reported, never loaded") {
     std::filesystem::remove(graph);
     CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("missing"), CorruptFile);
   }
+  SUBCASE("manifest with a number beyond double") {
+    // nlohmann throws out_of_range rather than parse_error for it.
+    std::ofstream(dir.path() / "manifest.json") << "{\"format\": \"quiver-index\", \"seed\": 1e999}";
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("not valid JSON"), CorruptFile);
+  }
   SUBCASE("manifest is not JSON") {
     std::ofstream(dir.path() / "manifest.json") << "{ not json";
     CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("not valid JSON"), CorruptFile);
@@ -184,5 +189,20 @@ TEST_CASE("crafted graph files with valid checksums are rejected by structure ch
     std::size_t elements = std::size_t{1} << 40;
     patch_graph(dir.path(), 16, &elements, sizeof elements);
     CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("element count"), CorruptFile);
+  }
+  SUBCASE("an element count whose base-layer size wraps to zero, in graph and manifest alike") {
+    // hnsw8 over 12 floats: 124 bytes per element, and 2^62 * 124 = 31 * 2^64.
+    std::size_t elements = std::size_t{1} << 62;
+    patch_graph(dir.path(), 8, &elements, sizeof elements);  // capacity
+    patch_graph(dir.path(), 16, &elements, sizeof elements);
+    auto manifest = read_json(dir.path() / "manifest.json");
+    manifest["elements"] = elements;
+    write_json(dir.path() / "manifest.json", manifest);
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("base layer"), CorruptFile);
+  }
+  SUBCASE("a level multiplier that would overflow the next add's level") {
+    double mult = 1e300;
+    patch_graph(dir.path(), 80, &mult, sizeof mult);
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("level multiplier"), CorruptFile);
   }
 }

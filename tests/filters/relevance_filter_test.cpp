@@ -87,6 +87,13 @@ TEST_CASE("damaged, foreign and newer files are rejected") {
   write_text(path, good.substr(0, good.size() / 2));
   CHECK_THROWS_WITH_AS(RelevanceFilter::load(path), doctest::Contains("is not valid JSON"), CorruptFile);
 
+  // A number beyond double makes nlohmann throw out_of_range, not parse_error (found by
+  // fuzz_relevance_filter): still a CorruptFile.
+  std::string overflowing = good;
+  overflowing.insert(1, "\"huge\": -3.4951465590051226e717, ");
+  write_text(path, overflowing);
+  CHECK_THROWS_WITH_AS(RelevanceFilter::load(path), doctest::Contains("is not valid JSON"), CorruptFile);
+
   auto document = nlohmann::json::parse(good);
   document["network"]["parameters"][3] = document["network"]["parameters"][3].get<double>() + 0.5;
   write_text(path, document.dump());

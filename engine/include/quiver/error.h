@@ -45,6 +45,13 @@ class QUIVER_API IoError : public Error {
   using Error::Error;
 };
 
+// Work refused because it would exceed a configured ResourceLimits cap (vectors, batch
+// rows, memory budget); the message gives the requested and allowed numbers.
+class QUIVER_API ResourceExhausted : public Error {
+ public:
+  using Error::Error;
+};
+
 // A long operation stopped because its progress callback or cancel flag asked it to.
 class QUIVER_API Cancelled : public Error {
  public:

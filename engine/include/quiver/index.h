@@ -14,6 +14,7 @@
 #include "quiver/hit.h"
 #include "quiver/index_spec.h"
 #include "quiver/matrix.h"
+#include "quiver/resource_limits.h"
 #include "quiver/search_params.h"
 
 namespace quiver {
@@ -26,20 +27,29 @@ inline constexpr int index_format_version = 1;
 class QUIVER_API Index {
  public:
   // An empty index; vectors come with add(). Specs with LeanVec must be built from data.
-  static Index create(const IndexSpec& spec);
+  static Index create(const IndexSpec& spec, const ResourceLimits& limits = {});
   // Builds on all rows of `data` in parallel, first learning what the spec needs
   // (LeanVec maps, LVQ means; options.sample_queries for leanvec-ood). `ids` defaults
-  // to 0..rows-1.
+  // to 0..rows-1. `limits` are checked before any vector is inserted (ResourceExhausted)
+  // and stay set on the index.
   static Index build(const IndexSpec& spec, MatrixView data, std::span<const std::uint64_t> ids = {},
-                     const BuildOptions& options = {});
-  // Loads and validates an index directory written by save().
-  static Index load(const std::filesystem::path& directory);
+                     const BuildOptions& options = {}, const ResourceLimits& limits = {});
+  // Loads and validates an index directory written by save(). `limits` are checked
+  // against the manifest's counts before the graph is read, and stay set on the index.
+  static Index load(const std::filesystem::path& directory, const ResourceLimits& limits = {});
 
   Index(Index&&) noexcept;
   Index& operator=(Index&&) noexcept;
   ~Index();
 
-  // Inserts vectors; an id already present is replaced.
+  // Caps for later build/add/search_batch calls (quiver/resource_limits.h). An index
+  // already past a new cap keeps its vectors; only further growth is refused.
+  void set_limits(const ResourceLimits& limits);
+  ResourceLimits limits() const;
+
+  // Inserts vectors; an id already present is replaced. Throws ResourceExhausted, adding
+  // nothing, when the batch, the resulting live count or the estimated memory would
+  // exceed the index's limits.
   void add(std::span<const std::uint64_t> ids, MatrixView vectors, const BuildOptions& options = {});
   // Tombstones `id`: it is never returned again. Throws NotFound for an unknown id.
   void remove(std::uint64_t id);
@@ -66,8 +76,9 @@ class QUIVER_API Index {
   // InvalidArgument when the filter's dimension or metric differs from the index's.
   void set_relevance_filter(RelevanceFilter filter);
   void clear_relevance_filter();
-  // The attached filter, or null; valid until the next set/clear_relevance_filter.
-  const RelevanceFilter* relevance_filter() const;
+  // The attached filter, or null. Shared: a caller scoring with it is unaffected by a
+  // concurrent set/clear_relevance_filter.
+  std::shared_ptr<const RelevanceFilter> relevance_filter() const;
 
   // Writes atomically: a crash at any point leaves the previous contents of
   // `directory` loadable.
