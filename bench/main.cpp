@@ -18,6 +18,7 @@
 #include "bench/ground_truth.h"
 #include "bench/hnswlib_system.h"
 #include "bench/machine.h"
+#include "bench/pq_bench.h"
 #include "bench/quiver_system.h"
 #include "bench/recall.h"
 #include "bench/report.h"
@@ -55,6 +56,9 @@ struct Options {
   std::string plot_data;
   std::size_t max_queries = 0;  // 0 = all
   std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
+  std::vector<std::size_t> pq_compare;       // non-empty: query-aware vs plain PQ at these M instead of the sweep
+  unsigned pq_bits = 8;
+  std::vector<std::size_t> rerank_candidates{100, 200, 500};
 };
 
 std::string default_cache_dir() {
@@ -207,6 +211,19 @@ int run(const Options& given, const std::string& command) {
     return 0;
   }
 
+  if (!options.pq_compare.empty()) {
+    PqBenchOptions pq;
+    pq.sub_spaces = options.pq_compare;
+    pq.bits = options.pq_bits;
+    pq.candidates = options.rerank_candidates;
+    pq.k = options.k;
+    pq.threads = cores;
+    pq.reps = std::max<std::size_t>(options.reps, 1);
+    const IntMatrix truth = exact_neighbours(data, std::max(pq.top, pq.k), options.cache_dir, cores);
+    print_pq_table(std::cout, data.name, pq, run_pq_bench(data, truth.view(), pq, std::cerr));
+    return 0;
+  }
+
   // Cosine peers get unit vectors and the inner product; quiver normalises by itself.
   const Workload raw{data.base.view(), data.queries.view(), data.metric};
   Matrix unit_base;
@@ -301,6 +318,17 @@ int main(int argc, char** argv) {
                  "run the filtered-search benchmark instead of the sweep: random attributes, one filter per "
                  "allowed fraction (e.g. 0.5,0.1,0.01,0.001), recall and QPS of quiver's filtered search")
       ->delimiter(',');
+  app.add_option("--pq-compare", options.pq_compare,
+                 "compare query-aware with plain product quantization at these sub-space counts (e.g. 16,32,64) "
+                 "instead of the sweep: top-100 score error, recall@k after re-ranking, scan QPS")
+      ->delimiter(',');
+  app.add_option("--pq-bits", options.pq_bits, "--pq-compare sub-code width: 8 or 4 (fast scan)")
+      ->check(CLI::IsMember({8u, 4u}))
+      ->capture_default_str();
+  app.add_option("--rerank-candidates", options.rerank_candidates,
+                 "--pq-compare: candidates re-ranked exactly per query")
+      ->delimiter(',')
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   try {

@@ -1,0 +1,91 @@
+// Product quantization for inner-product search, optionally query-aware (A²ATS, He et al.,
+// ACL Findings 2025): codebooks are trained in the metric of the sample queries' second
+// moment, so that the error they minimise is the error of the scores <q, x>, not of the
+// vectors. Keys are encoded once (encode -> PqCodes); each query builds a lookup table
+// (lookup_table) that pq_flat_search scans, then re-ranks the best candidates exactly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "quant/pq_codes.h"
+#include "quiver/matrix.h"
+
+namespace quiver::quant {
+
+struct QueryAwarePqOptions {
+  std::size_t sub_spaces = 16;  // M; must divide the dimension
+  unsigned bits = 8;            // per sub-code: 8 (256 centroids) or 4 (16, fast-scan layout)
+  // λ in H + λ·tr(H)/D·I: directions the sample queries never visit keep a little weight,
+  // so evaluation queries that do visit them are not scored with unbounded error.
+  double ridge = 1e-2;
+  std::size_t max_train_rows = 65536;    // seeded sample of the data for k-means
+  std::size_t max_query_rows = 100000;   // seeded sample of the queries for H
+  std::size_t iterations = 20;           // Lloyd iterations per sub-space
+  std::uint64_t seed = 11;
+  std::size_t threads = 0;  // 0 = one per hardware thread
+};
+
+// Query-aware PQ. With H_λ = H + λ·tr(H)/D·I = V Λ Vᵀ (H = E[q qᵀ], uncentred), let
+// W = H_λ^{1/2} = V Λ^{1/2} Vᵀ, a symmetric rotation-scale-rotation. Data are quantized as
+// x̃ = W x with ordinary PQ (independent sub-spaces, so lookup tables work), and decode to
+// x̂ = W⁻¹ x̃̂. Then ‖x̃ − x̃̂‖² = (x − x̂)ᵀ Wᵀ W (x − x̂) = (x − x̂)ᵀ H_λ (x − x̂), which for
+// λ = 0 is E_q[(qᵀ(x − x̂))²]: Euclidean k-means in the whitened space minimises the score
+// error. Queries map to q̃ = W⁻¹ q (= W⁻ᵀ q, W being symmetric), and
+// <q̃, x̃̂> = qᵀ W⁻¹ W x̂ = <q, x̂>, so the lookup table gives the score of the decoded vector
+// exactly. Trained without queries it is plain PQ (W = I). Immutable once trained or
+// loaded: concurrent encodes and lookups need no locking.
+class QueryAwarePq {
+ public:
+  // Plain PQ on `data`. Query-aware PQ when `sample_queries` is not empty (same columns as
+  // data). Throws InvalidArgument if the dimension is not divisible by sub_spaces, bits is
+  // not 4 or 8, data has fewer rows than 2^bits centroids, dimensions differ, or a value
+  // is NaN or infinite.
+  static QueryAwarePq train(MatrixView data, MatrixView sample_queries, const QueryAwarePqOptions& options);
+
+  std::size_t dim() const { return dim_; }
+  std::size_t sub_spaces() const { return sub_spaces_; }
+  std::size_t sub_dim() const { return dim_ / sub_spaces_; }
+  unsigned bits() const { return bits_; }
+  std::size_t centroids() const { return std::size_t{1} << bits_; }
+  bool query_aware() const { return !data_map_.empty(); }
+  std::size_t code_bytes() const { return (sub_spaces_ * bits_ + 7) / 8; }
+
+  // Codes of every row of `data` (dim() columns, finite), on `threads` threads (0 = all).
+  PqCodes encode(MatrixView data, std::size_t threads = 0) const;
+  // x̂ of vector i, in the original space; out has dim() values.
+  void decode(const PqCodes& codes, std::size_t i, std::span<float> out) const;
+
+  // sub_spaces() x centroids() floats; Σ_m lut[m][code_m] = <query, decoded vector>.
+  std::size_t lookup_table_size() const { return sub_spaces_ * centroids(); }
+  // Throws InvalidArgument if query has other than dim() values or lut other than
+  // lookup_table_size().
+  void lookup_table(std::span<const float> query, std::span<float> lut) const;
+  // The table's estimate of <query, x_i>: Σ_m lut[m][code of i in m], in float.
+  float estimate(std::span<const float> lut, const PqCodes& codes, std::size_t i) const;
+
+  // Binary, little-endian, self-describing, with a checksum (layout in query_aware_pq.cpp).
+  // Throws IoError if the stream fails.
+  void save(std::ostream& out) const;
+  // Throws CorruptFile (naming source_name) on a truncated, inconsistent or corrupted
+  // stream, IncompatibleVersion on a newer format.
+  static QueryAwarePq load(std::istream& in, const std::string& source_name);
+
+ private:
+  QueryAwarePq() = default;
+  // Rows [first, first + count) of data, whitened into out (count x dim).
+  void whiten(const float* rows, std::size_t count, float* out) const;
+
+  std::size_t dim_ = 0;
+  std::size_t sub_spaces_ = 0;
+  unsigned bits_ = 8;
+  std::vector<float> data_map_;   // W = H_λ^{1/2}, dim x dim; empty for plain PQ
+  std::vector<float> query_map_;  // W⁻¹ = H_λ^{-1/2}, dim x dim; empty for plain PQ
+  std::vector<float> codebooks_;  // sub_spaces x centroids x sub_dim, in the whitened space
+};
+
+}  // namespace quiver::quant
