@@ -17,6 +17,8 @@ namespace quiver::cli {
 // The relevance-filter commands (command_train_filter.cpp, command_eval_filter.cpp).
 Command add_train_filter_command(CLI::App& app);
 Command add_eval_filter_command(CLI::App& app);
+// Talking to a running quiver-server (command_client.cpp).
+Command add_client_command(CLI::App& app);
 }  // namespace quiver::cli
 
 namespace {
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
       quiver::cli::add_demo_command(app),
       quiver::cli::add_train_filter_command(app),
       quiver::cli::add_eval_filter_command(app),
+      quiver::cli::add_client_command(app),
   };
 
   try {

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkg-config git
   libhnswlib-dev libxsimd-dev libeigen3-dev
-  thrift-compiler libthrift-dev python3-thrift libsqlite3-dev
+  thrift-compiler libthrift-dev libboost-dev python3-thrift libsqlite3-dev
   libfaiss-dev libopenblas-dev liblapack-dev
   zlib1g-dev libhdf5-dev libcli11-dev nlohmann-json3-dev doctest-dev
   clang libclang-rt-14-dev
