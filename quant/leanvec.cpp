@@ -8,6 +8,7 @@
 #include <ostream>
 
 #include "quant/leanvec_training.h"
+#include "quant/stored_bytes.h"
 #include "quiver/error.h"
 
 namespace quiver::quant {
@@ -41,59 +42,7 @@ constexpr std::size_t kBatchRows = 256;
 // neither allocates nor loses precision by projecting the mean separately.
 constexpr std::size_t kCentreChunk = 256;
 
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = 0xcbf29ce484222325ULL) {
-  for (const char c : bytes) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-void put_u32(std::string& out, std::uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_u64(std::string& out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void put_floats(std::string& out, const std::vector<float>& values) {
-  for (const float v : values) put_u32(out, std::bit_cast<std::uint32_t>(v));
-}
-std::uint32_t get_u32(std::string_view bytes, std::size_t offset) {
-  std::uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= std::uint32_t{static_cast<unsigned char>(bytes[offset + i])} << (8 * i);
-  return v;
-}
-std::uint64_t get_u64(std::string_view bytes, std::size_t offset) {
-  return get_u32(bytes, offset) | (std::uint64_t{get_u32(bytes, offset + 4)} << 32);
-}
-std::vector<float> get_floats(std::string_view bytes, std::size_t offset, std::size_t count) {
-  std::vector<float> values(count);
-  for (std::size_t i = 0; i < count; ++i) values[i] = std::bit_cast<float>(get_u32(bytes, offset + 4 * i));
-  return values;
-}
-
-// Reads exactly `bytes` bytes, growing the buffer a chunk at a time: a header that claims a
-// huge payload costs memory only for what the stream really holds.
-std::string read_exactly(std::istream& in, std::size_t bytes, const std::string& source, const char* part) {
-  constexpr std::size_t kChunk = std::size_t{1} << 20;
-  std::string out;
-  while (out.size() < bytes) {
-    const std::size_t want = std::min(kChunk, bytes - out.size());
-    const std::size_t old = out.size();
-    out.resize(old + want);
-    in.read(out.data() + old, static_cast<std::streamsize>(want));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    if (got != want) {
-      throw CorruptFile(source + ": LeanVec data truncated in the " + part + " (expected " + std::to_string(bytes) +
-                        " bytes, got " + std::to_string(old + got) + ")");
-    }
-  }
-  return out;
-}
-
-bool all_finite(const std::vector<float>& values) {
-  return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
-}
+using namespace stored_bytes;
 
 // The index of the first row holding a NaN or infinity, or `rows` if none.
 std::size_t first_non_finite_row(const float* values, std::size_t rows, std::size_t dim, std::size_t threads) {
@@ -334,7 +283,7 @@ void LeanVec::save(std::ostream& out) const {
 }
 
 LeanVec LeanVec::load(std::istream& in, const std::string& source_name) {
-  const std::string header = read_exactly(in, kHeaderBytes, source_name, "header");
+  const std::string header = read_exactly(in, kHeaderBytes, source_name, "LeanVec data", "header");
   auto corrupt = [&](const std::string& why) { return CorruptFile(source_name + ": " + why); };
   if (!std::equal(kMagic.begin(), kMagic.end(), header.begin())) throw corrupt("not a LeanVec model (bad magic)");
   const std::uint32_t version = get_u32(header, 8);
@@ -362,8 +311,9 @@ LeanVec LeanVec::load(std::istream& in, const std::string& source_name) {
   }
   const std::size_t map_floats = input_dim * output_dim;
   const std::size_t first_floats = in_distribution ? input_dim : map_floats;
-  const std::string payload = read_exactly(in, 4 * (first_floats + map_floats), source_name, "matrices");
-  const std::string trailer = read_exactly(in, 8, source_name, "checksum");
+  const std::string payload =
+      read_exactly(in, 4 * (first_floats + map_floats), source_name, "LeanVec data", "matrices");
+  const std::string trailer = read_exactly(in, 8, source_name, "LeanVec data", "checksum");
   if (get_u64(trailer, 0) != fnv1a(payload, fnv1a(header))) throw corrupt("LeanVec checksum mismatch");
 
   LeanVec lean;
