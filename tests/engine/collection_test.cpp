@@ -524,7 +524,11 @@ TEST_CASE("collection: acknowledged writes survive kill -9 at a random moment") 
 
     std::size_t present = 0;
     std::size_t checked = 0;
-    for (const auto& [id, version] : model) {
+    for (const auto& entry : model) {
+      // Named copies, not structured bindings: doctest's CAPTURE is a lambda, and clang 14
+      // cannot capture a binding.
+      const auto id = entry.first;
+      const auto& version = entry.second;
       CAPTURE(id);
       auto record = collection.get(id);
       REQUIRE(record.has_value() == version.has_value());

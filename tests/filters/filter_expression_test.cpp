@@ -33,11 +33,14 @@ TEST_CASE("every comparison operator parses to its CompareOp") {
     const char* text;
     CompareOp op;
   };
-  for (auto [text, op] : {Case{"price = 5", CompareOp::Equal}, Case{"price == 5", CompareOp::Equal},
-                          Case{"price != 5", CompareOp::NotEqual}, Case{"price <> 5", CompareOp::NotEqual},
-                          Case{"price < 5", CompareOp::Less}, Case{"price <= 5", CompareOp::LessEqual},
-                          Case{"price > 5", CompareOp::Greater}, Case{"price >= 5", CompareOp::GreaterEqual},
-                          Case{"price>=5", CompareOp::GreaterEqual}}) {
+  for (const Case& c : {Case{"price = 5", CompareOp::Equal}, Case{"price == 5", CompareOp::Equal},
+                        Case{"price != 5", CompareOp::NotEqual}, Case{"price <> 5", CompareOp::NotEqual},
+                        Case{"price < 5", CompareOp::Less}, Case{"price <= 5", CompareOp::LessEqual},
+                        Case{"price > 5", CompareOp::Greater}, Case{"price >= 5", CompareOp::GreaterEqual},
+                        Case{"price>=5", CompareOp::GreaterEqual}}) {
+    // Not a structured binding: CAPTURE is a lambda, and clang 14 cannot capture one.
+    const auto text = c.text;
+    const auto op = c.op;
     CAPTURE(std::string(text));
     auto node = parse_filter(text);
     CHECK(node.kind == FilterNode::Kind::Compare);
