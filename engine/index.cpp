@@ -217,12 +217,24 @@ struct Index::Impl {
       auto internal = graph->addPoint(primary, ids[first + i], -1);
       std::copy_n(second, secondary_bytes(), secondary.data() + std::size_t{internal} * secondary_bytes());
     };
+    // Replacing an existing id goes through hnswlib's updatePoint, which rewires the old
+    // node's neighbours while parallel inserts read those lists unlocked (a data race
+    // TSan reports, and a way to leave a node unreachable). Replacements therefore run
+    // one at a time after the new ids, which insert in parallel as hnswlib intends.
+    std::vector<std::size_t> fresh;
+    std::vector<std::size_t> replacements;
+    fresh.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      (graph->label_lookup_.contains(ids[first + i]) ? replacements : fresh).push_back(i);
+    }
     std::size_t start = 0;
-    if (graph->cur_element_count == 0 && count > 0) {  // hnswlib wants its entry point set before parallel inserts
-      insert_one(0, 0);
+    if (graph->cur_element_count == 0 && !fresh.empty()) {  // hnswlib wants its entry point set before parallel inserts
+      insert_one(fresh[0], 0);
       start = 1;
     }
-    engine::parallel_for(count - start, workers, [&](std::size_t i, std::size_t worker) { insert_one(start + i, worker); });
+    engine::parallel_for(fresh.size() - start, workers,
+                         [&](std::size_t i, std::size_t worker) { insert_one(fresh[start + i], worker); });
+    for (std::size_t i : replacements) insert_one(i, 0);
   }
 
   void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
