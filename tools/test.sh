@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: set-up and Release build, every CTest test
-# (unit tests, CLI smoke tests, the installed-package consumer), then the unit tests
-# again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole test suite, as CI runs it:
+#   1. set-up and Release build, then every CTest test (unit tests, CLI smoke tests, the
+#      installed-package consumer, the Thrift service tests with the Python client);
+#   2. one clang build with AddressSanitizer + UndefinedBehaviorSanitizer (and libFuzzer's
+#      coverage hooks): the unit tests again, then each fuzz target briefly on its seeds;
+#   3. a ThreadSanitizer build of the engine tests: the concurrency test with 100k mixed
+#      operations, the durable collection's and filtered search's threaded tests.
+# QUIVER_SKIP_SANITIZERS=1 stops after step 1 (a quick local check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,10 +15,28 @@ jobs="$(nproc)"
 
 echo "== Release build: all tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
+[ "${QUIVER_SKIP_SANITIZERS:-0}" = 1 ] && exit 0
 
-echo "== ASan + UBSan build: all tests"
-cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DQUIVER_SANITIZE=address,undefined -DQUIVER_BUILD_BENCH=OFF
-cmake --build build-sanitize -j "$jobs"
+# Both instrumented builds: -O1 with line tables keeps them quick to compile, and
+# without NDEBUG the asserts stay armed. The AVX-512 kernels are left out (the Release
+# run tests them where the CPU has them); only unit tests and fuzz targets are built.
+instrumented_flags="-O1 -gline-tables-only"
+
+echo "== ASan + UBSan (clang): unit tests and fuzz smoke"
+CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$instrumented_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$instrumented_flags" \
+  -DQUIVER_BUILD_FUZZ=ON -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF
+cmake --build build-sanitize -j "$jobs" --target quiver_unit_tests quiver_fuzz
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-sanitize --output-on-failure -j "$jobs"
+  ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L unit
+QUIVER_FUZZ_BUILD="$PWD/build-sanitize" QUIVER_FUZZ_SMOKE_SECONDS="${QUIVER_FUZZ_SMOKE_SECONDS:-10}" \
+  tests/fuzz/smoke.sh
+
+echo "== TSan (clang): threaded engine tests"
+# -g rather than line tables: tests/tsan.supp names an inlined hnswlib frame.
+CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
+  -DQUIVER_SANITIZE=thread -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF
+cmake --build build-tsan -j "$jobs" --target quiver_engine_tests
+QUIVER_CONCURRENCY_OPS=100000 ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
+  -R '^(concurrency_test|collection_test|filtered_search_test)$'
