@@ -79,12 +79,6 @@ std::vector<UpsertItem> items_for(const std::vector<std::uint64_t>& ids, std::ui
   return items;
 }
 
-std::vector<std::uint64_t> id_range(std::uint64_t first, std::size_t count) {
-  std::vector<std::uint64_t> ids(count);
-  for (std::size_t i = 0; i < count; ++i) ids[i] = first + i;
-  return ids;
-}
-
 double squared_distance(std::span<const float> a, std::span<const float> b) {
   double sum = 0;
   for (std::size_t j = 0; j < a.size(); ++j) sum += (double(a[j]) - b[j]) * (double(a[j]) - b[j]);

@@ -12,16 +12,6 @@
 using namespace quiver;
 using namespace quiver::testing;
 
-namespace {
-
-std::vector<std::uint64_t> id_range(std::uint64_t first, std::size_t count) {
-  std::vector<std::uint64_t> ids(count);
-  std::iota(ids.begin(), ids.end(), first);
-  return ids;
-}
-
-}  // namespace
-
 TEST_CASE("an empty index grows through add, beyond its first capacity") {
   auto data = clustered_vectors(5000, 16, 51);
   auto index = Index::create(IndexSpec::parse("hnsw16", Metric::L2, 16));

@@ -13,16 +13,6 @@
 using namespace quiver;
 using namespace quiver::testing;
 
-namespace {
-
-std::vector<std::uint64_t> id_range(std::uint64_t first, std::size_t count) {
-  std::vector<std::uint64_t> ids(count);
-  std::iota(ids.begin(), ids.end(), first);
-  return ids;
-}
-
-}  // namespace
-
 TEST_CASE("an index without limits accepts any batch, and reports the limits it holds") {
   auto index = Index::create(IndexSpec::parse("hnsw8", Metric::L2, 8));
   CHECK(index.limits().max_vectors == 0);

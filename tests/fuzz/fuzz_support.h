@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "quiver/error.h"
 #include "quiver/matrix.h"
 #include "quiver/vector_io.h"
 
@@ -85,6 +86,31 @@ void check_round_trip(const BasicMatrix<T>& matrix) {
 inline std::size_t max_rows_from(std::uint8_t selector) {
   unsigned cap = selector >> 4;
   return cap == 0 ? static_cast<std::size_t>(-1) : cap - 1;
+}
+
+// The shared body of the two vector-file-family targets: the first byte picks one of two
+// float formats or the integer one and bounds the rows read; the rest is the file.
+inline int fuzz_vector_files(const std::uint8_t* data, std::size_t size, std::string_view float_name,
+                             std::string_view other_float_name, std::string_view int_name) {
+  if (size == 0) return 0;
+  const std::uint8_t selector = data[0];
+  const std::size_t max_rows = max_rows_from(selector);
+  try {
+    switch (selector % 3) {
+      case 0:
+        check_round_trip(read_vectors(write_input(float_name, data + 1, size - 1), max_rows));
+        break;
+      case 1:
+        check_round_trip(read_vectors(write_input(other_float_name, data + 1, size - 1), max_rows));
+        break;
+      default:
+        check_round_trip(read_int_vectors(write_input(int_name, data + 1, size - 1), max_rows));
+        break;
+    }
+  } catch (const Error&) {
+    // Rejecting the file is the expected outcome; anything else escapes and is a finding.
+  }
+  return 0;
 }
 
 }  // namespace quiver::fuzz

@@ -4,7 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <random>
+#include <vector>
 
 #include "quiver/matrix.h"
 
@@ -36,6 +38,13 @@ inline Matrix uniform_vectors(std::size_t rows, std::size_t dim, std::uint64_t s
   Matrix out(rows, dim);
   for (float& v : out.values) v = uniform(rng);
   return out;
+}
+
+// The ids first, first + 1, ..., first + count - 1.
+inline std::vector<std::uint64_t> id_range(std::uint64_t first, std::size_t count) {
+  std::vector<std::uint64_t> ids(count);
+  std::iota(ids.begin(), ids.end(), first);
+  return ids;
 }
 
 }  // namespace quiver::testing
