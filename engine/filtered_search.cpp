@@ -29,9 +29,10 @@ std::vector<Hit> exact_with_relevance(const Index& index, std::span<const float>
                             " needs a relevance filter, but none is attached to the index: attach one with "
                             "set_relevance_filter or leave min_relevance at 0");
     }
-    return index.search_ids(query, ids, params.k, stats);
+    return index.search_ids(query, ids, params.k, stats, Index::UnknownIds::Skip);
   }
-  auto hits = index.search_ids(query, ids, std::max(params.k, relevance->training_k()), stats);
+  auto hits = index.search_ids(query, ids, std::max(params.k, relevance->training_k()), stats,
+                               Index::UnknownIds::Skip);
   auto probabilities = relevance->relevance(query, hits, index.spec().metric);
   for (std::size_t i = 0; i < hits.size(); ++i) hits[i].relevance = probabilities[i];
   if (hits.size() > params.k) hits.resize(params.k);

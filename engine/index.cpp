@@ -585,7 +585,7 @@ std::vector<Hit> Index::search(std::span<const float> query, const SearchParams&
 }
 
 std::vector<Hit> Index::search_ids(std::span<const float> query, std::span<const std::uint64_t> ids, std::size_t k,
-                                   SearchStats* stats) const {
+                                   SearchStats* stats, UnknownIds unknown) const {
   const auto& spec = impl_->spec;
   if (query.size() != spec.dim) {
     throw InvalidArgument("query has " + std::to_string(query.size()) + " dimensions but the index expects " +
@@ -602,11 +602,17 @@ std::vector<Hit> Index::search_ids(std::span<const float> query, std::span<const
   const auto& graph = impl_->graph;
   std::vector<engine::Candidate> scored;
   scored.reserve(ids.size());
-  if (!graph && !ids.empty()) throw NotFound("id " + std::to_string(ids.front()) + " is not in the index");
+  const bool reject_unknown = unknown == UnknownIds::Reject;
+  if (!graph && !ids.empty() && reject_unknown) {
+    throw NotFound("id " + std::to_string(ids.front()) + " is not in the index");
+  }
   if (!graph) return {};
   for (auto id : ids) {
     auto it = graph->label_lookup_.find(id);
-    if (it == graph->label_lookup_.end()) throw NotFound("id " + std::to_string(id) + " is not in the index");
+    if (it == graph->label_lookup_.end()) {
+      if (reject_unknown) throw NotFound("id " + std::to_string(id) + " is not in the index");
+      continue;
+    }
     if (!graph->isMarkedDeleted(it->second)) scored.push_back({0.0f, it->second});
   }
   const std::size_t secondary_bytes = impl_->secondary_bytes();

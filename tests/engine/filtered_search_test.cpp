@@ -163,7 +163,7 @@ TEST_CASE("selective filters raise ef on the graph path; the thresholds are opti
   CHECK_THROWS_AS(filtered_search(f.index, f.store, query, "weight < 3", {.k = k, .ef = 64}), InvalidArgument);
 }
 
-TEST_CASE("search_ids scores exactly the given ids, skips tombstones and rejects unknown ids") {
+TEST_CASE("search_ids scores exactly the given ids, skips tombstones and rejects or skips unknown ids") {
   auto data = clustered_vectors(2000, dim, 21);
   auto queries = clustered_vectors(5, dim, 22);
   for (const char* spec : {"hnsw16,f32", "hnsw16,lvq8,rerank=f32"}) {
@@ -187,8 +187,12 @@ TEST_CASE("search_ids scores exactly the given ids, skips tombstones and rejects
     CHECK(after.size() == ids.size() - 1);
     for (const auto& hit : after) CHECK(hit.id != best);
 
-    std::vector<std::uint64_t> unknown{0, 123456789};
+    const std::uint64_t live_id = best == 0 ? 7 : 0;
+    std::vector<std::uint64_t> unknown{live_id, 123456789};
     CHECK_THROWS_WITH_AS(index.search_ids(queries.row(0), unknown, k), doctest::Contains("123456789"), NotFound);
+    auto skipped = index.search_ids(queries.row(0), unknown, k, nullptr, Index::UnknownIds::Skip);
+    REQUIRE(skipped.size() == 1);
+    CHECK(skipped.front().id == live_id);
     CHECK_THROWS_AS(index.search_ids(queries.row(0), ids, 0), InvalidArgument);
     std::vector<float> short_query(dim - 1, 0.0f);
     CHECK_THROWS_AS(index.search_ids(short_query, ids, k), InvalidArgument);

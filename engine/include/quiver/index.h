@@ -62,9 +62,12 @@ class QUIVER_API Index {
   // Exact search over the given ids only (the small-filter path of filtered_search):
   // scores each with the full-dimension re-rank codes (the primary codes when the index
   // has none) and returns the best k, best first. Tombstoned ids are skipped; an id
-  // never added throws NotFound naming it.
+  // the index does not hold throws NotFound naming it, unless `unknown` is Skip (for
+  // callers whose ids come from a store updated apart from the index, where an id may
+  // have been compacted away or not be added yet).
+  enum class UnknownIds { Reject, Skip };
   std::vector<Hit> search_ids(std::span<const float> query, std::span<const std::uint64_t> ids, std::size_t k,
-                              SearchStats* stats = nullptr) const;
+                              SearchStats* stats = nullptr, UnknownIds unknown = UnknownIds::Reject) const;
   // One result list per query row, computed on `threads` threads (0 = all).
   std::vector<std::vector<Hit>> search_batch(MatrixView queries, const SearchParams& params,
                                              std::size_t threads = 0, SearchStats* stats = nullptr) const;
