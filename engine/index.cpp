@@ -14,6 +14,7 @@
 
 #include "engine/attention_graph.h"
 #include "engine/durable_file.h"
+#include "engine/graph_repair.h"
 #include "engine/graph_search.h"
 #include "engine/hnsw_file_check.h"
 #include "engine/io/sizes.h"
@@ -261,10 +262,18 @@ struct Index::Impl {
         insert(vectors, ids, first, count, options.threads);
       }
       if (options.progress && !options.progress({first + count, vectors.rows})) {
+        relink_orphans();  // what was inserted stays, so it must stay findable
         throw Cancelled("cancelled after " + std::to_string(first + count) + " of " + std::to_string(vectors.rows) +
                         " vectors");
       }
     }
+    relink_orphans();
+  }
+
+  // Once per add rather than per chunk: the scan reads every level-0 list.
+  void relink_orphans() {
+    std::unique_lock lock(mutex);
+    if (graph) engine::reconnect(*graph);
   }
 
   // Builds the graph from sample queries (attention graph) instead of inserting one by

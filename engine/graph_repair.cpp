@@ -1,0 +1,215 @@
+#include "engine/graph_repair.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <queue>
+#include <utility>
+#include <vector>
+
+namespace quiver::engine {
+
+namespace {
+
+using Node = hnswlib::tableint;
+constexpr int max_rounds = 4;
+
+float distance(const Graph& graph, Node a, Node b) {
+  return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b), graph.dist_func_param_);
+}
+
+std::pair<const Node*, std::size_t> level0(const Graph& graph, Node node) {
+  const auto* list = graph.get_linklist0(node);
+  return {reinterpret_cast<const Node*>(list + 1), detail::neighbour_count(list)};
+}
+
+class Repair {
+ public:
+  explicit Repair(Graph& graph) : graph_(graph), elements_(graph.cur_element_count) {}
+
+  // One round: walks from the entry point, then links in each live node left out.
+  // Returns how many live nodes the walk had missed.
+  std::size_t round(GraphRepair& totals) {
+    reached_.assign(elements_, false);
+    count_in_degrees();
+    walk_from(static_cast<Node>(graph_.enterpoint_node_));
+    const std::size_t missed = count_unreached();
+    for (Node node = 0; node < elements_ && missed != 0; ++node) {
+      if (reached_[node] || graph_.isMarkedDeleted(node)) continue;
+      if (link_in(node)) {
+        ++totals.relinked;
+        walk_from(node);
+      }
+    }
+    return missed;
+  }
+
+  // Live nodes a fresh walk from the entry point does not reach.
+  std::size_t unreached() {
+    reached_.assign(elements_, false);
+    walk_from(static_cast<Node>(graph_.enterpoint_node_));
+    return count_unreached();
+  }
+
+ private:
+  std::size_t count_unreached() const {
+    std::size_t count = 0;
+    for (Node node = 0; node < elements_; ++node) count += !reached_[node] && !graph_.isMarkedDeleted(node);
+    return count;
+  }
+
+  void count_in_degrees() {
+    in_degree_.assign(elements_, 0);
+    for (Node node = 0; node < elements_; ++node) {
+      auto [entries, count] = level0(graph_, node);
+      for (std::size_t i = 0; i < count; ++i) ++in_degree_[entries[i]];
+    }
+  }
+
+  void walk_from(Node start) {
+    if (reached_[start]) return;
+    std::vector<Node> stack{start};
+    reached_[start] = true;
+    while (!stack.empty()) {
+      Node node = stack.back();
+      stack.pop_back();
+      auto [entries, count] = level0(graph_, node);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!reached_[entries[i]]) {
+          reached_[entries[i]] = true;
+          stack.push_back(entries[i]);
+        }
+      }
+    }
+  }
+
+  // Reached nodes near `node`, nearest first: its out-neighbours and theirs, and the
+  // result of a greedy search for it from the entry point.
+  std::vector<std::pair<float, Node>> hosts_for(Node node) const {
+    std::vector<Node> near;
+    auto [entries, count] = level0(graph_, node);
+    for (std::size_t i = 0; i < count; ++i) {
+      near.push_back(entries[i]);
+      auto [second, second_count] = level0(graph_, entries[i]);
+      near.insert(near.end(), second, second + second_count);
+    }
+    auto found = search(node);
+    near.insert(near.end(), found.begin(), found.end());
+    std::sort(near.begin(), near.end());
+    near.erase(std::unique(near.begin(), near.end()), near.end());
+    std::vector<std::pair<float, Node>> hosts;
+    for (Node host : near) {
+      if (host != node && reached_[host]) hosts.emplace_back(distance(graph_, node, host), host);
+    }
+    std::sort(hosts.begin(), hosts.end());
+    return hosts;
+  }
+
+  // hnswlib's search: greedy descent through the upper levels, then a best-first walk
+  // of level 0 keeping the `ef` nearest nodes.
+  std::vector<Node> search(Node target) const {
+    auto current = static_cast<Node>(graph_.enterpoint_node_);
+    float current_distance = distance(graph_, target, current);
+    for (int level = graph_.maxlevel_; level > 0; --level) {
+      for (bool moved = true; moved;) {
+        moved = false;
+        const auto* list = graph_.get_linklist(current, level);
+        const auto* entries = reinterpret_cast<const Node*>(list + 1);
+        for (std::size_t i = 0; i < detail::neighbour_count(list); ++i) {
+          float d = distance(graph_, target, entries[i]);
+          if (d < current_distance) {
+            current_distance = d;
+            current = entries[i];
+            moved = true;
+          }
+        }
+      }
+    }
+    const std::size_t ef = std::max<std::size_t>(64, graph_.maxM0_);
+    std::vector<bool> seen(elements_, false);
+    using Entry = std::pair<float, Node>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> frontier;
+    std::priority_queue<Entry> best;
+    frontier.emplace(current_distance, current);
+    best.emplace(current_distance, current);
+    seen[current] = true;
+    while (!frontier.empty()) {
+      auto [d, node] = frontier.top();
+      if (d > best.top().first && best.size() >= ef) break;
+      frontier.pop();
+      auto [entries, count] = level0(graph_, node);
+      for (std::size_t i = 0; i < count; ++i) {
+        Node next = entries[i];
+        if (seen[next]) continue;
+        seen[next] = true;
+        float next_distance = distance(graph_, target, next);
+        if (best.size() < ef || next_distance < best.top().first) {
+          frontier.emplace(next_distance, next);
+          best.emplace(next_distance, next);
+          if (best.size() > ef) best.pop();
+        }
+      }
+    }
+    std::vector<Node> nodes;
+    for (; !best.empty(); best.pop()) nodes.push_back(best.top().second);
+    return nodes;
+  }
+
+  bool link_in(Node node) {
+    for (const auto& [unused, host] : hosts_for(node)) {
+      if (link(host, node)) return true;
+    }
+    return false;
+  }
+
+  // Adds host -> node: into a free slot, else in place of the host's farthest
+  // neighbour that has another in-link. False when the host has neither.
+  bool link(Node host, Node node) {
+    auto* list = graph_.get_linklist0(host);
+    auto* entries = reinterpret_cast<Node*>(list + 1);
+    const std::size_t count = detail::neighbour_count(list);
+    if (std::find(entries, entries + count, node) != entries + count) return false;
+    if (count < graph_.maxM0_) {
+      entries[count] = node;
+      graph_.setListCount(list, static_cast<unsigned short>(count + 1));
+      ++in_degree_[node];
+      return true;
+    }
+    std::size_t victim = count;
+    float victim_distance = -1.0f;
+    for (std::size_t i = 0; i < count; ++i) {
+      if (in_degree_[entries[i]] < 2) continue;
+      float d = distance(graph_, host, entries[i]);
+      if (d > victim_distance) {
+        victim_distance = d;
+        victim = i;
+      }
+    }
+    if (victim == count) return false;
+    --in_degree_[entries[victim]];
+    entries[victim] = node;
+    ++in_degree_[node];
+    return true;
+  }
+
+  Graph& graph_;
+  const std::size_t elements_;
+  std::vector<bool> reached_;
+  std::vector<std::uint32_t> in_degree_;
+};
+
+}  // namespace
+
+GraphRepair reconnect(Graph& graph) {
+  GraphRepair totals;
+  if (graph.cur_element_count < 2) return totals;
+  Repair repair(graph);
+  for (int round = 0; round < max_rounds; ++round) {
+    std::size_t missed = repair.round(totals);
+    if (round == 0) totals.unreachable = missed;
+    if (missed == 0) return totals;
+  }
+  totals.left = repair.unreached();
+  return totals;
+}
+
+}  // namespace quiver::engine

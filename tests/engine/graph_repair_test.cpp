@@ -1,0 +1,85 @@
+#include "engine/graph_repair.h"
+
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "quiver/index.h"
+#include "tests/support/synthetic.h"
+
+using namespace quiver;
+using quiver::engine::Graph;
+using quiver::testing::clustered_vectors;
+using quiver::testing::id_range;
+
+namespace {
+
+constexpr std::size_t dim = 32;
+
+// Live nodes that a walk of level 0 from the entry point does not reach.
+std::size_t unreachable(Graph& graph) {
+  std::vector<bool> reached(graph.cur_element_count, false);
+  std::vector<hnswlib::tableint> stack{static_cast<hnswlib::tableint>(graph.enterpoint_node_)};
+  reached[stack.back()] = true;
+  while (!stack.empty()) {
+    auto* list = graph.get_linklist0(stack.back());
+    stack.pop_back();
+    auto count = graph.getListCount(list);
+    REQUIRE(count <= graph.maxM0_);
+    auto* entries = reinterpret_cast<hnswlib::tableint*>(list + 1);
+    for (std::size_t i = 0; i < count; ++i) {
+      REQUIRE(entries[i] < graph.cur_element_count);
+      if (!reached[entries[i]]) {
+        reached[entries[i]] = true;
+        stack.push_back(entries[i]);
+      }
+    }
+  }
+  std::size_t count = 0;
+  for (hnswlib::tableint node = 0; node < graph.cur_element_count; ++node) {
+    count += !reached[node] && !graph.isMarkedDeleted(node);
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("reconnect makes every live node of an hnswlib graph reachable at level 0") {
+  // At 32 dims with M = 4, hnswlib's neighbour pruning cuts off several percent of the
+  // nodes: no search can reach them.
+  constexpr std::size_t rows = 4000;
+  auto data = clustered_vectors(rows, dim, 7, 4);
+  hnswlib::L2Space space(dim);
+  Graph graph(&space, rows, 4, 16, 3);
+  for (std::size_t i = 0; i < rows; ++i) graph.addPoint(data.row(i).data(), i);
+  for (hnswlib::labeltype tombstone = 0; tombstone < rows; tombstone += 97) graph.markDelete(tombstone);
+  const std::size_t before = unreachable(graph);
+  REQUIRE(before > 50);
+
+  auto repair = engine::reconnect(graph);
+  CHECK(repair.unreachable == before);
+  CHECK(repair.relinked >= before / 2);  // one link can bring in a whole cut-off group
+  CHECK(repair.left == 0);
+  CHECK(unreachable(graph) == 0);
+  CHECK(engine::reconnect(graph).unreachable == 0);
+}
+
+TEST_CASE("a search with ef = size finds every vector an Index holds, also with a small M") {
+  // ef at least the node count makes the best-first walk exhaust what it can reach,
+  // so a miss here is a node cut off from the graph.
+  constexpr std::size_t rows = 2000;
+  auto data = clustered_vectors(rows, dim, 8, 4);
+  auto index = Index::build(IndexSpec::parse("hnsw4,efc16", Metric::L2, dim), data);
+  // A second batch, then replacements: both go through the repair too.
+  auto more = clustered_vectors(rows / 2, dim, 9, 4);
+  index.add(id_range(rows, rows / 2), more);
+  auto replacements = clustered_vectors(rows / 4, dim, 10, 4);
+  index.add(id_range(0, rows / 4), replacements);
+  std::size_t missed = 0;
+  for (std::uint64_t id = 0; id < rows + rows / 2; ++id) {
+    auto vector = id < rows / 4 ? replacements.row(id) : id < rows ? data.row(id) : more.row(id - rows);
+    auto hits = index.search(vector, {.k = 1, .ef = rows + rows / 2});
+    if (hits.empty() || hits.front().id != id) ++missed;
+  }
+  CHECK(missed == 0);
+}
