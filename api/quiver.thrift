@@ -137,6 +137,14 @@ service Quiver {
   list<list<Hit>> search_batch(1: string collection, 2: list<SearchRequest> requests)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
 
+  // Attaches a relevance filter to the collection: `filter_file` holds the bytes of a
+  // file that `quiver train-filter` wrote. Hits then carry a calibrated relevance and
+  // min_relevance can cut them; the filter is saved with the collection and replaces
+  // any earlier one. InvalidArgument when the file is corrupt or was trained for
+  // another dimension or metric.
+  void set_relevance_filter(1: string collection, 2: binary filter_file)
+      throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
+
   ServerStats stats()
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
   Health health(),

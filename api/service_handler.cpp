@@ -1,13 +1,19 @@
 #include "api/service_handler.h"
 
+#include <algorithm>
+#include <atomic>
 #include <exception>
 #include <new>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "api/conflict.h"
 #include "api/rpc_convert.h"
+#include "api/uploaded_file.h"
 #include "quiver/error.h"
 #include "quiver/index_spec.h"
+#include "quiver/relevance_filter.h"
 
 namespace quiver::api {
 
@@ -195,13 +201,53 @@ void ServiceHandler::search_batch(std::vector<std::vector<rpc::Hit>>& result, co
     for (std::size_t i = 0; i < requests.size(); ++i) {
       engine_requests.push_back(from_rpc(requests[i], shape, item_name("request", i)));
     }
+    // The batch spreads over the cores: one request's latency, not the pool's width,
+    // is what a batch caller waits for.
     std::vector<std::vector<rpc::Hit>> out(requests.size());
-    for (std::size_t i = 0; i < engine_requests.size(); ++i) {
-      const auto hits = target->search(engine_requests[i]);
-      out[i].reserve(hits.size());
-      for (const auto& hit : hits) out[i].push_back(to_rpc(hit));
+    const std::size_t workers =
+        std::min<std::size_t>(engine_requests.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::atomic<std::size_t> next{0};
+    std::vector<std::exception_ptr> failures(workers);
+    auto work = [&](std::size_t worker) {
+      try {
+        for (std::size_t i = next++; i < engine_requests.size(); i = next++) {
+          const auto hits = target->search(engine_requests[i]);
+          out[i].reserve(hits.size());
+          for (const auto& hit : hits) out[i].push_back(to_rpc(hit));
+        }
+      } catch (...) {
+        failures[worker] = std::current_exception();
+        next = engine_requests.size();
+      }
+    };
+    {
+      std::vector<std::jthread> helpers;
+      for (std::size_t worker = 1; worker < workers; ++worker) helpers.emplace_back(work, worker);
+      work(0);
+    }
+    for (const auto& failure : failures) {
+      if (failure) std::rethrow_exception(failure);
     }
     return out;
+  });
+}
+
+void ServiceHandler::set_relevance_filter(const std::string& collection, const std::string& filter_file) {
+  serve("set_relevance_filter", "collection=" + collection + " bytes=" + std::to_string(filter_file.size()), [&] {
+    const auto target = registry_.lookup(collection);
+    // RelevanceFilter reads files: the bytes go to a scratch file, removed however the
+    // load ends.
+    const UploadedFile upload(filter_file);
+    std::optional<RelevanceFilter> filter;
+    try {
+      filter.emplace(RelevanceFilter::load(upload.path()));
+    } catch (const CorruptFile& e) {
+      throw InvalidArgument(std::string("filter_file is not a relevance filter file: ") + e.what());
+    } catch (const IncompatibleVersion& e) {
+      throw InvalidArgument(std::string("filter_file: ") + e.what());
+    }
+    target->set_relevance_filter(std::move(*filter));
+    return 0;
   });
 }
 

@@ -1,10 +1,12 @@
 // `quiver client`: talks to a running quiver-server (api/quiver.thrift) instead of an
-// index directory: list, stats, health and search, the last reading its queries from
-// any file `quiver search` reads. Remote failures come back as quiver::Error subclasses
+// index directory: list, stats, health, search (its queries from any file `quiver
+// search` reads) and set-filter (attaches a file `quiver train-filter` wrote). Remote failures come back as quiver::Error subclasses
 // (api/client_connection.h), so main() reports them like local ones.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +14,7 @@
 #include "api/client_connection.h"
 #include "command.h"
 #include "dataset_input.h"
+#include "quiver/error.h"
 #include "text_format.h"
 
 namespace quiver::cli {
@@ -23,6 +26,7 @@ struct ClientArgs {
   int timeout_ms = 30000;
   std::string collection;
   std::filesystem::path queries;
+  std::filesystem::path filter_file;
   int k = 10;
   int ef = 0;
   std::string filter;
@@ -119,11 +123,22 @@ int run_search(const ClientArgs& args) {
   return 0;
 }
 
+int run_set_filter(const ClientArgs& args) {
+  require_file(args.filter_file, "relevance filter");
+  std::ifstream in(args.filter_file, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) throw IoError("cannot read " + args.filter_file.string());
+  api::ClientConnection connection(args.host, args.port, args.timeout_ms);
+  api::call_service([&] { connection.client().set_relevance_filter(args.collection, bytes); });
+  std::printf("attached %s to collection %s\n", args.filter_file.string().c_str(), args.collection.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Command add_client_command(CLI::App& app) {
   auto args = std::make_shared<ClientArgs>();
-  CLI::App* client = app.add_subcommand("client", "Talk to a running quiver-server: list, stats, health, search");
+  CLI::App* client = app.add_subcommand("client", "Talk to a running quiver-server: list, stats, health, search, set-filter");
   client->add_option("--host", args->host, "Server address")->capture_default_str();
   client->add_option("--port", args->port, "Server port")->capture_default_str();
   client->add_option("--timeout-ms", args->timeout_ms, "Connect and per-call timeout")->capture_default_str();
@@ -145,12 +160,17 @@ Command add_client_command(CLI::App& app) {
   search->add_option("--max-queries", args->max_queries, "Use only the first N queries");
   search->add_option("--batch", args->batch, "Queries per search_batch call")->capture_default_str();
   search->add_flag("--print-all", args->print_all, "Print every query's results, not the first 10");
+  CLI::App* set_filter =
+      client->add_subcommand("set-filter", "Attach a relevance filter (a file quiver train-filter wrote)");
+  set_filter->add_option("collection", args->collection, "Collection name")->required();
+  set_filter->add_option("filter", args->filter_file, "Relevance filter file")->required();
 
-  return {client, [args, list, stats, health, search]() {
+  return {client, [args, list, stats, health, search, set_filter]() {
             if (list->parsed()) return run_list(*args);
             if (stats->parsed()) return run_stats(*args);
             if (health->parsed()) return run_health(*args);
             if (search->parsed()) return run_search(*args);
+            if (set_filter->parsed()) return run_set_filter(*args);
             return 2;
           }};
 }

@@ -1,14 +1,50 @@
 """`quiver client` against a running server: list, stats, health and search print what
 the server holds, and a remote failure (unknown collection) is an `error:` line and
-exit code 1, like a local one."""
+exit code 1, like a local one. A relevance filter trained by `quiver train-filter` and
+attached with `quiver client set-filter` scores the hits (also after a restart), and
+min_relevance cuts them; a corrupt or mismatched filter is refused."""
 
 import os
+import struct
 import subprocess
 import sys
 
-from service_harness import Connection, ServerProcess, check, parse_args, read_idx_images
+from service_harness import (Connection, ServerProcess, check, expect_error, parse_args, read_idx_images,
+                             read_idx_labels)
 
-from quiver_rpc.ttypes import Metric, Record
+from quiver_rpc.ttypes import InvalidArgument, Metric, Record, SearchRequest
+
+BASE = 300
+
+
+def write_fvecs(path, rows):
+    with open(path, "wb") as f:
+        for row in rows:
+            f.write(struct.pack("<i%df" % len(row), len(row), *row))
+
+
+def write_labels(path, labels):
+    with open(path, "w") as f:
+        f.write("".join("%d\n" % label for label in labels))
+
+
+def train_filter(cli, args, images, labels):
+    """A relevance filter for the collection's images, trained by the CLI on 200 test
+    images (relevant: same class)."""
+    queries, _ = read_idx_images(os.path.join(args.fashion_mnist, "t10k-images-idx3-ubyte.gz"), 200)
+    query_labels = read_idx_labels(os.path.join(args.fashion_mnist, "t10k-labels-idx1-ubyte.gz"), 200)
+    paths = {name: os.path.join(args.work_dir, name) for name in ("base.fvecs", "q.fvecs", "base.txt", "q.txt",
+                                                                 "filter.json")}
+    write_fvecs(paths["base.fvecs"], images)
+    write_fvecs(paths["q.fvecs"], queries)
+    write_labels(paths["base.txt"], labels)
+    write_labels(paths["q.txt"], query_labels)
+    result = subprocess.run([cli, "train-filter", "--base", paths["base.fvecs"], "--queries", paths["q.fvecs"],
+                             "--labels-base", paths["base.txt"], "--labels-queries", paths["q.txt"],
+                             "--train-queries", "0:200", "-k", "20", "--epochs", "40", "-o", paths["filter.json"]],
+                            capture_output=True, text=True, timeout=300)
+    check(result.returncode == 0, "train-filter exited %d: %s" % (result.returncode, result.stderr))
+    return paths["filter.json"], queries
 
 
 def run_cli(cli, port, *args):
@@ -20,12 +56,14 @@ def main():
     cli = sys.argv.pop(sys.argv.index("--cli") + 1)
     sys.argv.remove("--cli")
     args = parse_args(__doc__)
-    images, dim = read_idx_images(os.path.join(args.fashion_mnist, "train-images-idx3-ubyte.gz"), 300)
+    images, dim = read_idx_images(os.path.join(args.fashion_mnist, "train-images-idx3-ubyte.gz"), BASE)
+    labels = read_idx_labels(os.path.join(args.fashion_mnist, "train-labels-idx1-ubyte.gz"), BASE)
+    filter_file, queries = train_filter(cli, args, images, labels)
     server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server.log")
     try:
         with Connection(server.port) as client:
             client.create_collection("fm", "hnsw8,f32", Metric.L2, dim)
-            client.upsert("fm", [Record(id=i, vector=[float(v) for v in images[i]], attributes={}) for i in range(300)])
+            client.upsert("fm", [Record(id=i, vector=[float(v) for v in images[i]], attributes={}) for i in range(BASE)])
 
         code, out, err = run_cli(cli, server.port, "list")
         check(code == 0 and out == "fm\n", "list: %d %r %r" % (code, out, err))
@@ -36,8 +74,8 @@ def main():
         check(code == 0 and out.startswith("serving, 1 collections"), "health: %d %r %r" % (code, out, err))
 
         # The base file's own first rows as queries: each finds itself first, at distance 0.
-        queries = os.path.join(args.fashion_mnist, "train-images-idx3-ubyte.gz")
-        code, out, err = run_cli(cli, server.port, "search", "fm", queries, "--k", "3", "--max-queries", "20",
+        base_file = os.path.join(args.fashion_mnist, "train-images-idx3-ubyte.gz")
+        code, out, err = run_cli(cli, server.port, "search", "fm", base_file, "--k", "3", "--max-queries", "20",
                                  "--batch", "7")
         check(code == 0, "search exited %d: %s" % (code, err))
         lines = out.splitlines()
@@ -47,8 +85,39 @@ def main():
 
         code, out, err = run_cli(cli, server.port, "stats", "nope")
         check(code == 1 and "error: collection 'nope' does not exist" in err, "unknown collection: %d %r" % (code, err))
-        code, out, err = run_cli(cli, server.port, "search", "fm", queries, "--k", "0", "--max-queries", "2")
+        code, out, err = run_cli(cli, server.port, "search", "fm", base_file, "--k", "0", "--max-queries", "2")
         check(code == 1 and "error: " in err and "k 0" in err, "k=0: %d %r" % (code, err))
+
+        # The relevance filter: attached through the CLI, refused when corrupt or trained
+        # for another dimension, and kept across a restart.
+        code, out, err = run_cli(cli, server.port, "set-filter", "fm", filter_file)
+        check(code == 0 and "attached" in out, "set-filter: %d %r %r" % (code, out, err))
+        code, out, err = run_cli(cli, server.port, "stats", "fm")
+        check("relevance filter    yes" in out, "stats after set-filter: %r" % out)
+        with Connection(server.port) as client:
+            expect_error(InvalidArgument, client.set_relevance_filter, "fm", b"{not a filter", contains="filter_file")
+            client.create_collection("small", "hnsw8,f32", Metric.L2, 4)
+            with open(filter_file, "rb") as f:
+                expect_error(InvalidArgument, client.set_relevance_filter, "small", f.read(), contains="784")
+        code, out, err = run_cli(cli, server.port, "set-filter", "nope", filter_file)
+        check(code == 1 and "nope" in err, "set-filter on an unknown collection: %d %r" % (code, err))
+        check(server.terminate() == 0, "shutdown failed")
+
+        server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-2.log")
+        with Connection(server.port) as client:
+            check(client.describe_collection("fm").has_relevance_filter, "the filter did not survive a restart")
+            kept_some = cut_some = False
+            for q in queries[:20]:
+                vector = [float(v) for v in q]
+                hits = client.search("fm", SearchRequest(vector=vector, k=10))
+                check(len(hits) == 10 and all(0.0 <= h.relevance <= 1.0 for h in hits),
+                      "relevance outside [0, 1]: %r" % [h.relevance for h in hits])
+                cut = client.search("fm", SearchRequest(vector=vector, k=10, min_relevance=0.5))
+                check([h.id for h in cut] == [h.id for h in hits if h.relevance >= 0.5],
+                      "min_relevance 0.5 did not cut exactly the hits below 0.5")
+                kept_some |= len(cut) > 0
+                cut_some |= len(cut) < len(hits)
+            check(kept_some and cut_some, "min_relevance 0.5 kept all or nothing over 20 queries")
         check(server.terminate() == 0, "shutdown failed")
     except BaseException:
         server.kill()
