@@ -4,8 +4,9 @@
 #      installed-package consumer, the Thrift service tests with the Python client);
 #   2. one clang build with AddressSanitizer + UndefinedBehaviorSanitizer (and libFuzzer's
 #      coverage hooks): the unit tests again, then each fuzz target briefly on its seeds;
-#   3. a ThreadSanitizer build of the engine tests: the concurrency test with 100k mixed
-#      operations, the durable collection's and filtered search's threaded tests.
+#   3. a ThreadSanitizer build of the threaded engine tests: the concurrency test (25k
+#      mixed operations here; QUIVER_CONCURRENCY_OPS=100000 is the issue's full run,
+#      recorded in tests/fuzz/README.md), the durable collection's and filtered search's.
 # QUIVER_SKIP_SANITIZERS=1 stops after step 1 (a quick local check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,5 +39,4 @@ CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWit
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
   -DQUIVER_SANITIZE=thread -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF
 cmake --build build-tsan -j "$jobs" --target quiver_engine_tests
-QUIVER_CONCURRENCY_OPS=100000 ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-  -R '^(concurrency_test|collection_test|filtered_search_test)$'
+QUIVER_CONCURRENCY_OPS="${QUIVER_CONCURRENCY_OPS:-25000}" ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L threaded
