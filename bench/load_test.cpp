@@ -6,6 +6,9 @@
 // in-process and runs the same searches from N threads directly, so that the ratio of
 // the two QPS figures is the cost of the service layer on this machine.
 //
+// Without upserts, the service's answers to the first 200 queries are scored against
+// exact search (recall@k; hits tied with the k-th true distance count as found).
+//
 // --upsert-fraction 0.1 makes that share of operations single-record upserts of new
 // ids; afterwards every acknowledged upsert must come back from a search for its own
 // vector (exit 1 otherwise).
@@ -30,6 +33,7 @@
 #include "api/server.h"
 #include "quiver/collection.h"
 #include "quiver/error.h"
+#include "quiver/exact_search.h"
 #include "quiver/vector_io.h"
 
 namespace {
@@ -49,6 +53,8 @@ struct Options {
   int server_threads = 0;  // 0: clients + 2
   std::uint64_t seed = 1;
 };
+
+constexpr std::size_t recall_queries = 200;
 
 struct ThreadResult {
   std::vector<double> latencies_ms;
@@ -155,6 +161,16 @@ int main(int argc, char** argv) {
                   std::chrono::duration<double>(Clock::now() - start).count());
     }
 
+    // Recall is measured only on a collection that does not change under the searches.
+    const bool measure_recall = options.upsert_fraction == 0;
+    const std::size_t scored_queries = measure_recall ? std::min(recall_queries, queries.rows) : 0;
+    std::vector<std::vector<quiver::Hit>> truth;
+    if (measure_recall) {
+      truth = quiver::exact_search(base.view().slice(0, options.rows), queries.view().slice(0, scored_queries),
+                                   static_cast<std::size_t>(options.k), quiver::Metric::L2);
+    }
+    std::vector<std::vector<quiver::rpc::Hit>> answers(scored_queries);  // each written by one client
+
     // Phase 1: through the server.
     std::vector<ThreadResult> results(options.clients);
     std::atomic<std::int64_t> next_new_id{static_cast<std::int64_t>(options.rows)};
@@ -180,6 +196,7 @@ int main(int argc, char** argv) {
             } else {
               std::vector<quiver::rpc::Hit> hits;
               connection.client().search(hits, "load", request_for(queries.row(q % queries.rows), options));
+              if (q < scored_queries) answers[q] = std::move(hits);
             }
           } catch (const apache::thrift::TException&) {
             ++result.errors;
@@ -205,6 +222,20 @@ int main(int argc, char** argv) {
                 "p99 %.2f ms\n",
                 options.clients, options.seconds, latencies.size(), options.upsert_fraction * 100, service_qps, errors,
                 p50, p99);
+
+    if (measure_recall) {
+      std::size_t found = 0;
+      std::size_t answered = 0;
+      for (std::size_t q = 0; q < scored_queries; ++q) {
+        if (answers[q].empty()) continue;
+        ++answered;
+        const float bound = truth[q].back().score * (1 + 1e-5f);
+        for (const auto& hit : answers[q]) found += hit.score <= bound;
+      }
+      std::printf("recall@%d:  %.4f over the first %zu queries (exact search over the %zu loaded rows)\n", options.k,
+                  answered ? static_cast<double>(found) / static_cast<double>(answered * truth.front().size()) : 0.0,
+                  answered, options.rows);
+    }
 
     // Every acknowledged upsert must be stored (get) and searchable by its own vector.
     // A graph search is approximate, so a miss at ef 200 is retried with a window as
