@@ -197,7 +197,63 @@ class Repair {
   std::vector<std::uint32_t> in_degree_;
 };
 
+bool links_to(const Graph& graph, Node from, Node to) {
+  auto [entries, count] = level0(graph, from);
+  return std::find(entries, entries + count, to) != entries + count;
+}
+
+// Whether some out-neighbour of `node` other than `except` links back to it.
+bool linked_back_without(const Graph& graph, Node node, Node except) {
+  auto [entries, count] = level0(graph, node);
+  for (std::size_t i = 0; i < count; ++i) {
+    if (entries[i] != except && links_to(graph, entries[i], node)) return true;
+  }
+  return false;
+}
+
+bool link_locally(Graph& graph, Node host, Node node) {
+  auto* list = graph.get_linklist0(host);
+  auto* entries = reinterpret_cast<Node*>(list + 1);
+  const std::size_t count = detail::neighbour_count(list);
+  if (count < graph.maxM0_) {
+    entries[count] = node;
+    graph.setListCount(list, static_cast<unsigned short>(count + 1));
+    return true;
+  }
+  std::vector<std::pair<float, std::size_t>> victims;
+  for (std::size_t i = 0; i < count; ++i) victims.emplace_back(distance(graph, host, entries[i]), i);
+  std::sort(victims.rbegin(), victims.rend());
+  for (const auto& [unused, i] : victims) {
+    if (linked_back_without(graph, entries[i], host)) {
+      entries[i] = node;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
+
+std::size_t link_new_nodes(Graph& graph, hnswlib::tableint first, hnswlib::tableint last) {
+  std::size_t linked = 0;
+  for (Node node = first; node < last; ++node) {
+    if (graph.isMarkedDeleted(node) || node == static_cast<Node>(graph.enterpoint_node_)) continue;
+    auto [entries, count] = level0(graph, node);
+    bool reached = false;
+    for (std::size_t i = 0; i < count && !reached; ++i) reached = links_to(graph, entries[i], node);
+    if (reached) continue;
+    std::vector<std::pair<float, Node>> hosts;
+    for (std::size_t i = 0; i < count; ++i) hosts.emplace_back(distance(graph, node, entries[i]), entries[i]);
+    std::sort(hosts.begin(), hosts.end());
+    for (const auto& [unused, host] : hosts) {
+      if (link_locally(graph, host, node)) {
+        ++linked;
+        break;
+      }
+    }
+  }
+  return linked;
+}
 
 GraphRepair reconnect(Graph& graph) {
   GraphRepair totals;

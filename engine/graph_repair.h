@@ -27,4 +27,11 @@ struct GraphRepair {
 // exclusively.
 GraphRepair reconnect(Graph& graph);
 
+// The cheap check after a small insert, O(M0^2) per node: each live node of internal
+// ids [first, last) that none of its out-neighbours links back to gets an in-link from
+// the nearest of them (a free slot, or in place of a neighbour that keeps another
+// in-link among its own out-neighbours). Nodes that later inserts cut off are left to
+// the next reconnect(). Returns how many nodes it linked in.
+std::size_t link_new_nodes(Graph& graph, hnswlib::tableint first, hnswlib::tableint last);
+
 }  // namespace quiver::engine

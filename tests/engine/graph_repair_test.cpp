@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "quiver/index.h"
@@ -62,6 +63,31 @@ TEST_CASE("reconnect makes every live node of an hnswlib graph reachable at leve
   CHECK(repair.left == 0);
   CHECK(unreachable(graph) == 0);
   CHECK(engine::reconnect(graph).unreachable == 0);
+}
+
+TEST_CASE("link_new_nodes gives each freshly inserted node an in-link") {
+  constexpr std::size_t rows = 3000;
+  constexpr std::size_t fresh = 1000;
+  auto data = clustered_vectors(rows + fresh, dim, 11, 4);
+  hnswlib::L2Space space(dim);
+  Graph graph(&space, rows + fresh, 4, 16, 5);
+  for (std::size_t i = 0; i < rows; ++i) graph.addPoint(data.row(i).data(), i);
+  std::size_t linked = 0;
+  std::size_t without_in_link = 0;
+  for (std::size_t i = rows; i < rows + fresh; ++i) {
+    graph.addPoint(data.row(i).data(), i);
+    auto node = static_cast<hnswlib::tableint>(i);
+    linked += engine::link_new_nodes(graph, node, node + 1);
+    bool in_linked = false;
+    for (hnswlib::tableint other = 0; other <= node && !in_linked; ++other) {
+      auto* list = graph.get_linklist0(other);
+      auto* entries = reinterpret_cast<hnswlib::tableint*>(list + 1);
+      in_linked = std::find(entries, entries + graph.getListCount(list), node) != entries + graph.getListCount(list);
+    }
+    without_in_link += !in_linked;
+  }
+  CHECK(linked > 10);  // hnswlib alone leaves that many new nodes without an in-link here
+  CHECK(without_in_link == 0);
 }
 
 TEST_CASE("a search with ef = size finds every vector an Index holds, also with a small M") {
