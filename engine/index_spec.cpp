@@ -48,6 +48,7 @@ std::string to_string(Encoding encoding) {
     case Encoding::Lvq8: return "lvq8";
     case Encoding::Lvq4: return "lvq4";
     case Encoding::Lvq4x8: return "lvq4x8";
+    case Encoding::Qavq: return "qavq";
   }
   return "unknown";
 }
@@ -78,6 +79,9 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       result.primary = Encoding::Lvq4;
     } else if (token == "lvq4x8") {
       result.primary = Encoding::Lvq4x8;
+    } else if (token.starts_with("qavq")) {
+      result.primary = Encoding::Qavq;
+      result.pq_sub_spaces = number_after(token, "qavq", spec);
     } else if (token.starts_with("hnsw")) {
       result.graph = GraphKind::Hnsw;
       result.M = number_after(token, "hnsw", spec);
@@ -108,11 +112,13 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, attn<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, leanvec<d>, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>, leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
   if (!rerank_given && result.reduction != Reduction::None) result.rerank = Rerank::Lvq8;
+  if (!rerank_given && result.primary == Encoding::Qavq) result.rerank = Rerank::F32;
+  if (result.primary != Encoding::Qavq) result.pq_sub_spaces = 0;
   result.validate();
   return result;
 }
@@ -123,7 +129,10 @@ std::string IndexSpec::to_string() const {
   if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
   text += "," + quiver::to_string(primary);
-  if (rerank != Rerank::None || reduction != Reduction::None) text += ",rerank=" + quiver::to_string(rerank);
+  if (primary == Encoding::Qavq) text += std::to_string(pq_sub_spaces);
+  if (rerank != Rerank::None || reduction != Reduction::None || primary == Encoding::Qavq) {
+    text += ",rerank=" + quiver::to_string(rerank);
+  }
   return text;
 }
 
@@ -139,6 +148,19 @@ void IndexSpec::validate() const {
   if (ef_construction < 1 || ef_construction > 100000) {
     throw InvalidArgument("ef_construction = " + std::to_string(ef_construction) +
                           " is out of range: expected 1..100000");
+  }
+  if (primary == Encoding::Qavq) {
+    if (metric == Metric::L2) {
+      throw InvalidArgument("qavq scores inner products through lookup tables: use it with the ip or cosine metric");
+    }
+    if (reduction != Reduction::None) {
+      throw InvalidArgument("qavq quantizes the full vectors: it does not combine with LeanVec");
+    }
+    if (pq_sub_spaces == 0 || pq_sub_spaces > dim || dim % pq_sub_spaces != 0) {
+      throw InvalidArgument("qavq" + std::to_string(pq_sub_spaces) + ": the number of sub-spaces must divide the " +
+                            "dimension " + std::to_string(dim) + " (e.g. qavq" +
+                            std::to_string(dim % 16 == 0 ? 16 : dim) + ")");
+    }
   }
   if (reduction != Reduction::None && (reduced_dim == 0 || reduced_dim >= dim)) {
     throw InvalidArgument("LeanVec target dimension " + std::to_string(reduced_dim) +

@@ -41,6 +41,14 @@ Matrix training_rows(MatrixView data, std::size_t limit, bool normalise) {
   return sample;
 }
 
+// The spec an encoder is first constructed with before its trained parts are set:
+// without the parts the constructor refuses to leave untrained.
+IndexSpec untrained_spec(IndexSpec spec) {
+  spec.reduction = Reduction::None;
+  if (spec.primary == Encoding::Qavq) spec.primary = Encoding::F32;
+  return spec;
+}
+
 }  // namespace
 
 VectorEncoder::VectorEncoder(const IndexSpec& spec) : spec_(spec), kernels_(&quant::kernels()) {
@@ -49,6 +57,11 @@ VectorEncoder::VectorEncoder(const IndexSpec& spec) : spec_(spec), kernels_(&qua
     throw InvalidArgument("spec '" + spec_.to_string() +
                           "' reduces dimensions with LeanVec, which is learned from data: build the index from "
                           "vectors instead of creating it empty");
+  }
+  if (spec_.primary == Encoding::Qavq) {
+    throw InvalidArgument("spec '" + spec_.to_string() +
+                          "' quantizes with codebooks learned from data (and sample queries): build the index "
+                          "from vectors instead of creating it empty");
   }
   if (is_lvq(spec_.primary)) {
     primary_lvq_.emplace(spec_.dim, lvq_config(spec_.primary), std::vector<float>(spec_.dim, 0.0f));
@@ -62,16 +75,15 @@ VectorEncoder::VectorEncoder(const IndexSpec& spec) : spec_(spec), kernels_(&qua
 VectorEncoder VectorEncoder::train(const IndexSpec& spec, MatrixView data, MatrixView sample_queries,
                                    std::size_t threads) {
   spec.validate();
-  if (spec.reduction == Reduction::None && !is_lvq(spec.primary) && spec.rerank != Rerank::Lvq8) {
+  if (spec.reduction == Reduction::None && !is_lvq(spec.primary) && spec.rerank != Rerank::Lvq8 &&
+      spec.primary != Encoding::Qavq) {
     return VectorEncoder(spec);
   }
   if (data.rows == 0) throw InvalidArgument("spec '" + spec.to_string() + "' needs vectors to learn from");
   bool cosine = spec.metric == Metric::Cosine;
   Matrix sample = training_rows(data, training_sample, cosine);
 
-  IndexSpec untrained = spec;
-  untrained.reduction = Reduction::None;
-  VectorEncoder encoder(untrained);
+  VectorEncoder encoder(untrained_spec(spec));
   encoder.spec_ = spec;
 
   Matrix primary_sample;
@@ -113,6 +125,22 @@ VectorEncoder VectorEncoder::train(const IndexSpec& spec, MatrixView data, Matri
   if (spec.rerank == Rerank::Lvq8) {
     encoder.secondary_lvq_ = quant::LvqCodec::train(sample.values.data(), sample.rows, sample.cols, {8, 0});
   }
+  if (spec.primary == Encoding::Qavq) {
+    // Plain PQ without sample queries; query-aware with them.
+    Matrix queries;
+    if (sample_queries.rows > 0) {
+      if (sample_queries.cols != spec.dim) {
+        throw InvalidArgument("sample queries have " + std::to_string(sample_queries.cols) +
+                              " dimensions but the index expects " + std::to_string(spec.dim));
+      }
+      queries = training_rows(sample_queries, training_sample, cosine);
+    }
+    quant::QueryAwarePqOptions options;
+    options.sub_spaces = spec.pq_sub_spaces;
+    options.bits = 8;
+    options.threads = threads;
+    encoder.pq_ = quant::QueryAwarePq::train(sample, {queries.values.data(), queries.rows, spec.dim}, options);
+  }
   encoder.size_codes();
   return encoder;
 }
@@ -122,6 +150,7 @@ void VectorEncoder::size_codes() {
   switch (spec_.primary) {
     case Encoding::F32: primary_bytes_ = primary_dim * sizeof(float); break;
     case Encoding::F16: primary_bytes_ = primary_dim * sizeof(std::uint16_t); break;
+    case Encoding::Qavq: primary_bytes_ = spec_.pq_sub_spaces; break;
     default: primary_bytes_ = primary_lvq_->primary_bytes(); break;
   }
   switch (spec_.rerank) {
@@ -156,6 +185,11 @@ void VectorEncoder::encode(std::span<const float> x, std::byte* primary, std::by
     case Encoding::F16:
       quant::floats_to_halves(primary_input, {reinterpret_cast<std::uint16_t*>(primary), primary_input.size()});
       break;
+    case Encoding::Qavq: {
+      auto codes = pq_->encode({primary_input.data(), 1, primary_input.size()}, 1);
+      std::memcpy(primary, codes.row(0), primary_bytes_);
+      break;
+    }
     default: {
       bool residual = spec_.rerank == Rerank::None && spec_.primary == Encoding::Lvq4x8;
       primary_lvq_->encode(primary_input, primary, residual ? secondary : nullptr);
@@ -186,6 +220,11 @@ void VectorEncoder::reconstruct(const std::byte* primary, const std::byte* secon
     case Encoding::F16:
       quant::halves_to_floats({reinterpret_cast<const std::uint16_t*>(primary), out.size()}, out);
       return;
+    case Encoding::Qavq: {
+      const auto* codes = reinterpret_cast<const std::uint8_t*>(primary);
+      pq_->decode(quant::PqCodes({codes, codes + primary_bytes_}, primary_bytes_, 8), 0, out);
+      return;
+    }
     default: primary_lvq_->decode(primary, secondary_bytes_ > 0 ? secondary : nullptr, out); return;
   }
 }
@@ -208,6 +247,9 @@ float VectorEncoder::symmetric_distance(const std::byte* a, const std::byte* b) 
       auto y = reinterpret_cast<const std::uint16_t*>(b);
       return ip ? -kernels_->dot_f16f16(x, y, dim) : kernels_->l2_sq_f16f16(x, y, dim);
     }
+    case Encoding::Qavq:
+      // As for LeanVec-OOD: how differently the sample queries score the two vectors.
+      return pq_->code_distance(reinterpret_cast<const std::uint8_t*>(a), reinterpret_cast<const std::uint8_t*>(b));
     default: {
       float value = primary_lvq_->symmetric(ip ? quant::LvqCodec::Kind::InnerProduct : quant::LvqCodec::Kind::L2, a, b);
       return ip ? -value : value;
@@ -226,6 +268,10 @@ VectorEncoder::Query VectorEncoder::prepare(std::span<const float> query) const 
   auto kind = inner_product() ? quant::LvqCodec::Kind::InnerProduct : quant::LvqCodec::Kind::L2;
   if (primary_lvq_) prepared.primary_lvq.emplace(primary_lvq_->prepare(prepared.primary(), kind));
   if (secondary_lvq_) prepared.secondary_lvq.emplace(secondary_lvq_->prepare(prepared.full, kind));
+  if (pq_) {
+    prepared.pq_table.resize(pq_->lookup_table_size());
+    pq_->lookup_table(prepared.full, prepared.pq_table);
+  }
   return prepared;
 }
 
@@ -244,7 +290,10 @@ float VectorEncoder::secondary_distance(const Query& query, const std::byte* pri
       return ip ? -kernels_->dot_f16(q, x, dim) : kernels_->l2_sq_f16(q, x, dim);
     }
     case Rerank::Lvq8: value = secondary_lvq_->distance(*query.secondary_lvq, secondary); break;
-    case Rerank::None: value = primary_lvq_->distance(*query.primary_lvq, primary, secondary); break;
+    case Rerank::None:
+      if (pq_) return PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(reinterpret_cast<const char*>(primary));
+      value = primary_lvq_->distance(*query.primary_lvq, primary, secondary);
+      break;
   }
   return ip ? -value : value;
 }
@@ -252,11 +301,12 @@ float VectorEncoder::secondary_distance(const Query& query, const std::byte* pri
 void VectorEncoder::save(const std::filesystem::path& path) const {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(encoder_magic, sizeof encoder_magic);
-  unsigned char parts = (leanvec_ ? 1 : 0) | (primary_lvq_ ? 2 : 0) | (secondary_lvq_ ? 4 : 0);
+  unsigned char parts = (leanvec_ ? 1 : 0) | (primary_lvq_ ? 2 : 0) | (secondary_lvq_ ? 4 : 0) | (pq_ ? 8 : 0);
   out.put(static_cast<char>(parts));
   if (leanvec_) leanvec_->save(out);
   if (primary_lvq_) primary_lvq_->save(out);
   if (secondary_lvq_) secondary_lvq_->save(out);
+  if (pq_) pq_->save(out);
   out.flush();
   if (!out) throw IoError("cannot write '" + path.string() + "'");
 }
@@ -270,14 +320,12 @@ VectorEncoder VectorEncoder::load(const IndexSpec& spec, const std::filesystem::
   if (!in || std::memcmp(magic, encoder_magic, sizeof magic) != 0) {
     throw CorruptFile(path.string() + ": not a quiver encoder file (bad magic or truncated header)");
   }
-  IndexSpec untrained = spec;
-  untrained.reduction = Reduction::None;
-  VectorEncoder encoder(untrained);
+  VectorEncoder encoder(untrained_spec(spec));
   encoder.spec_ = spec;
   encoder.primary_lvq_.reset();
   encoder.secondary_lvq_.reset();
   int expected = (spec.reduction != Reduction::None ? 1 : 0) | (is_lvq(spec.primary) ? 2 : 0) |
-                 (spec.rerank == Rerank::Lvq8 ? 4 : 0);
+                 (spec.rerank == Rerank::Lvq8 ? 4 : 0) | (spec.primary == Encoding::Qavq ? 8 : 0);
   if (parts != expected) {
     throw CorruptFile(path.string() + ": holds encoder parts " + std::to_string(parts) + " but the index spec '" +
                       spec.to_string() + "' needs " + std::to_string(expected));
@@ -309,6 +357,15 @@ VectorEncoder VectorEncoder::load(const IndexSpec& spec, const std::filesystem::
   if (parts & 4) {
     encoder.secondary_lvq_ = quant::LvqCodec::load(in, path.string());
     mismatch("re-rank LVQ codec", encoder.secondary_lvq_->dim(), spec.dim);
+  }
+  if (parts & 8) {
+    encoder.pq_ = quant::QueryAwarePq::load(in, path.string());
+    mismatch("qavq codebooks", encoder.pq_->dim(), spec.dim);
+    if (encoder.pq_->sub_spaces() != spec.pq_sub_spaces || encoder.pq_->bits() != 8) {
+      throw CorruptFile(path.string() + ": qavq codebooks have " + std::to_string(encoder.pq_->sub_spaces()) +
+                        " sub-spaces of " + std::to_string(encoder.pq_->bits()) + " bits, but the index spec '" +
+                        spec.to_string() + "' needs " + std::to_string(spec.pq_sub_spaces) + " of 8");
+    }
   }
   if (in.peek() != std::char_traits<char>::eof()) throw CorruptFile(path.string() + ": unexpected trailing bytes");
   encoder.size_codes();

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <span>
@@ -14,6 +15,7 @@
 #include "quant/distance.h"
 #include "quant/leanvec.h"
 #include "quant/lvq_codec.h"
+#include "quant/query_aware_pq.h"
 #include "quiver/index_spec.h"
 #include "quiver/matrix.h"
 
@@ -31,7 +33,7 @@ class VectorEncoder {
   void save(const std::filesystem::path& path) const;
   static VectorEncoder load(const IndexSpec& spec, const std::filesystem::path& path);
   // Whether there is anything to save (trained maps or means).
-  bool has_trained_state() const { return leanvec_ || primary_lvq_ || secondary_lvq_; }
+  bool has_trained_state() const { return leanvec_ || primary_lvq_ || secondary_lvq_ || pq_; }
 
   const IndexSpec& spec() const { return spec_; }
   std::size_t primary_bytes() const { return primary_bytes_; }
@@ -49,6 +51,7 @@ class VectorEncoder {
     std::vector<float> reduced;  // LeanVec projection; empty without reduction
     std::optional<quant::LvqCodec::Query> primary_lvq;
     std::optional<quant::LvqCodec::Query> secondary_lvq;
+    std::vector<float> pq_table;  // Qavq: sub_spaces x 256 inner products with the centroids
     std::span<const float> primary() const { return reduced.empty() ? std::span<const float>(full) : reduced; }
   };
   Query prepare(std::span<const float> query) const;
@@ -70,6 +73,8 @@ class VectorEncoder {
   std::optional<quant::LeanVec> leanvec_;
   std::optional<quant::LvqCodec> primary_lvq_;    // primary LVQ codes (and the 4x8 residual level)
   std::optional<quant::LvqCodec> secondary_lvq_;  // rerank=lvq8 codes at full dimension
+  std::optional<quant::QueryAwarePq> pq_;         // qavq primary codes
+  float pq_inner_product(const std::byte* primary, const std::byte* other) const;  // decoded <a, b>
   std::size_t primary_bytes_ = 0;
   std::size_t secondary_bytes_ = 0;
 };
@@ -108,6 +113,18 @@ struct LvqDistance {
   }
 };
 
+// Qavq: the lookup table's inner product, negated.
+struct PqTableDistance {
+  const float* table;
+  std::size_t sub_spaces;
+  float operator()(const char* stored) const {
+    const auto* codes = reinterpret_cast<const std::uint8_t*>(stored);
+    float sum = 0.0f;
+    for (std::size_t m = 0; m < sub_spaces; ++m) sum += table[m * 256 + codes[m]];
+    return -sum;
+  }
+};
+
 template <typename Body>
 void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const {
   auto q = query.primary();
@@ -126,6 +143,9 @@ void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const
       } else {
         body(F16Distance<false>{q.data(), q.size(), kernels_->l2_sq_f16});
       }
+      return;
+    case Encoding::Qavq:
+      body(PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
       return;
     case Encoding::Lvq8:
     case Encoding::Lvq4:

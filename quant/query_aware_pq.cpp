@@ -189,6 +189,19 @@ PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
   return PqCodes(labels, sub_spaces_, bits_);
 }
 
+float QueryAwarePq::code_distance(const std::uint8_t* a, const std::uint8_t* b) const {
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  float sum = 0.0f;
+  for (std::size_t m = 0; m < sub_spaces_; ++m) {
+    if (a[m] == b[m]) continue;
+    const float* x = codebooks_.data() + (m * k + a[m]) * sub;
+    const float* y = codebooks_.data() + (m * k + b[m]) * sub;
+    for (std::size_t j = 0; j < sub; ++j) sum += (x[j] - y[j]) * (x[j] - y[j]);
+  }
+  return sum;
+}
+
 void QueryAwarePq::decode(const PqCodes& codes, std::size_t i, std::span<float> out) const {
   if (out.size() != dim_ || i >= codes.size() || codes.sub_spaces() != sub_spaces_ || codes.bits() != bits_) {
     throw InvalidArgument("QueryAwarePq::decode: vector " + std::to_string(i) + " of " +

@@ -60,6 +60,12 @@ class QueryAwarePq {
   // x̂ of vector i, in the original space; out has dim() values.
   void decode(const PqCodes& codes, std::size_t i, std::span<float> out) const;
 
+  // Squared distance between two vectors' reconstructions in the whitened space, from
+  // their sub-codes (one byte per sub-space, as PqCodes::row holds 8-bit codes):
+  // (x̂ − ŷ)ᵀ H_λ (x̂ − ŷ), i.e. how differently typical queries score the two (for
+  // plain PQ, the Euclidean distance). What a graph over the codes should connect.
+  float code_distance(const std::uint8_t* a, const std::uint8_t* b) const;
+
   // sub_spaces() x centroids() floats; Σ_m lut[m][code_m] = <query, decoded vector>.
   std::size_t lookup_table_size() const { return sub_spaces_ * centroids(); }
   // Throws InvalidArgument if query has other than dim() values or lut other than

@@ -8,6 +8,7 @@
 #include "engine/temp_directory.h"
 #include "quiver/error.h"
 #include "quiver/index.h"
+#include "support/ood_synthetic.h"
 #include "support/synthetic.h"
 
 using namespace quiver;
@@ -169,4 +170,48 @@ TEST_CASE("an encoder file that does not match the index is rejected") {
   manifest_a.files["encoder"] = engine::describe_file(target);
   manifest_a.write(a.path());
   CHECK_THROWS_WITH_AS(Index::load(a.path()), doctest::Contains("does not match"), CorruptFile);
+}
+
+TEST_CASE("qavq: query-aware PQ codes walked through lookup tables, re-ranked, saved and loaded") {
+  // The OOD set: queries unlike the keys, inner product. Both graph kinds walk the codes.
+  auto set = ood_synthetic(4000, 2000, 100, 64, 2024);
+  auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
+  BuildOptions options;
+  options.threads = 1;
+  options.sample_queries = set.train_queries;
+  for (auto text : {"attn16,qavq16", "hnsw16,qavq16", "attn16,qavq32,rerank=none"}) {
+    CAPTURE(std::string(text));
+    auto spec = IndexSpec::parse(text, Metric::InnerProduct, 64);
+    CHECK(IndexSpec::parse(spec.to_string(), Metric::InnerProduct, 64).to_string() == spec.to_string());
+    auto index = Index::build(spec, set.keys, {}, options);
+    CHECK(index.primary_code_bytes() == spec.pq_sub_spaces);
+    SearchParams params{.k = 10, .ef = 200, .buffer = 400};
+    auto found = index.search_batch(set.eval_queries, params);
+    double measured = recall(found, truth);
+    MESSAGE(std::string(text), ": recall@10 at ef 200 ", measured);
+    CHECK(measured >= (spec.rerank == Rerank::None ? 0.8 : 0.9));
+
+    TempDirectory directory;
+    index.save(directory.path());
+    auto loaded = Index::load(directory.path());
+    auto again = loaded.search_batch(set.eval_queries, params);
+    for (std::size_t q = 0; q < again.size(); ++q) {
+      REQUIRE(again[q].size() == found[q].size());
+      for (std::size_t i = 0; i < again[q].size(); ++i) CHECK(again[q][i].id == found[q][i].id);
+    }
+  }
+  // Without sample queries it is plain PQ, and still an index.
+  auto plain = Index::build(IndexSpec::parse("hnsw16,qavq16", Metric::InnerProduct, 64), set.keys);
+  CHECK(recall(plain.search_batch(set.eval_queries, {.k = 10, .ef = 200, .buffer = 400}), truth) >= 0.8);
+}
+
+TEST_CASE("qavq: bad specs and empty creation are refused") {
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("qavq16", Metric::L2, 64), doctest::Contains("inner product"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("qavq10", Metric::InnerProduct, 64), doctest::Contains("divide"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("leanvec16,qavq8", Metric::InnerProduct, 64), doctest::Contains("LeanVec"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::create(IndexSpec::parse("qavq16", Metric::Cosine, 64)),
+                       doctest::Contains("learned from data"), InvalidArgument);
+  CHECK(IndexSpec::parse("qavq16", Metric::Cosine, 64).to_string() == "hnsw32,efc200,qavq16,rerank=f32");
 }

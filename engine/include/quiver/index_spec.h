@@ -24,6 +24,8 @@ enum class Encoding {
   Lvq8,    // LVQ, 8 bits per component plus a per-vector step and bias
   Lvq4,    // LVQ, 4 bits per component
   Lvq4x8,  // LVQ-4 for the walk, plus an 8-bit residual level used to re-rank
+  Qavq,    // query-aware product quantization (A²ATS): one byte per sub-space, scored
+           // through a per-query lookup table; inner product and cosine only
 };
 
 // What the candidate buffer is re-scored with after the walk (the secondary vectors,
@@ -48,13 +50,15 @@ struct QUIVER_API IndexSpec {
   Reduction reduction = Reduction::None;
   std::size_t reduced_dim = 0;        // LeanVec output dimension (0 without reduction)
   Rerank rerank = Rerank::None;
+  std::size_t pq_sub_spaces = 0;      // Qavq sub-spaces (bytes per vector); 0 for other encodings
   std::size_t M = 32;                 // graph out-degree on upper layers; 2M on the base layer
   std::size_t ef_construction = 200;  // build-time search window
 
   // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "f32" | "f16" |
-  // "lvq8" | "lvq4" | "lvq4x8", "leanvec<d>" | "leanvec-ood<d>", "rerank=f32|f16|lvq8|none".
-  // Left-out tokens keep their defaults, except that LeanVec without a rerank token
-  // re-ranks with lvq8. Throws InvalidArgument naming the bad token.
+  // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>", "leanvec<d>" | "leanvec-ood<d>",
+  // "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
+  // without a rerank token re-ranks with lvq8, and qavq with f32. Throws InvalidArgument
+  // naming the bad token.
   static IndexSpec parse(std::string_view spec, Metric metric, std::size_t dim);
 
   // The canonical spec string, e.g. "hnsw32,efc200,leanvec160,lvq8,rerank=lvq8".
