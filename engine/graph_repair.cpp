@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <queue>
 #include <utility>
 #include <vector>
@@ -20,6 +21,42 @@ float distance(const Graph& graph, Node a, Node b) {
 std::pair<const Node*, std::size_t> level0(const Graph& graph, Node node) {
   const auto* list = graph.get_linklist0(node);
   return {reinterpret_cast<const Node*>(list + 1), detail::neighbour_count(list)};
+}
+
+struct HostLink {
+  bool linked = false;
+  std::optional<Node> dropped;  // the neighbour the new link replaced
+};
+
+// Adds host -> node: into a free slot, else in place of the host's farthest neighbour
+// that `droppable` accepts (checked farthest first, as it may be costly).
+template <typename Droppable>
+HostLink link_host(Graph& graph, Node host, Node node, const Droppable& droppable) {
+  auto* list = graph.get_linklist0(host);
+  auto* entries = reinterpret_cast<Node*>(list + 1);
+  const std::size_t count = detail::neighbour_count(list);
+  if (count < graph.maxM0_) {
+    entries[count] = node;
+    graph.setListCount(list, static_cast<unsigned short>(count + 1));
+    return {true, std::nullopt};
+  }
+  std::vector<std::pair<float, std::size_t>> by_distance;
+  by_distance.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) by_distance.emplace_back(distance(graph, host, entries[i]), i);
+  std::sort(by_distance.rbegin(), by_distance.rend());
+  for (const auto& [unused, i] : by_distance) {
+    if (droppable(entries[i])) {
+      HostLink result{true, entries[i]};
+      entries[i] = node;
+      return result;
+    }
+  }
+  return {};
+}
+
+bool links_to(const Graph& graph, Node from, Node to) {
+  auto [entries, count] = level0(graph, from);
+  return std::find(entries, entries + count, to) != entries + count;
 }
 
 class Repair {
@@ -161,32 +198,12 @@ class Repair {
     return false;
   }
 
-  // Adds host -> node: into a free slot, else in place of the host's farthest
-  // neighbour that has another in-link. False when the host has neither.
+  // Adds host -> node, dropping at most a neighbour with another in-link.
   bool link(Node host, Node node) {
-    auto* list = graph_.get_linklist0(host);
-    auto* entries = reinterpret_cast<Node*>(list + 1);
-    const std::size_t count = detail::neighbour_count(list);
-    if (std::find(entries, entries + count, node) != entries + count) return false;
-    if (count < graph_.maxM0_) {
-      entries[count] = node;
-      graph_.setListCount(list, static_cast<unsigned short>(count + 1));
-      ++in_degree_[node];
-      return true;
-    }
-    std::size_t victim = count;
-    float victim_distance = -1.0f;
-    for (std::size_t i = 0; i < count; ++i) {
-      if (in_degree_[entries[i]] < 2) continue;
-      float d = distance(graph_, host, entries[i]);
-      if (d > victim_distance) {
-        victim_distance = d;
-        victim = i;
-      }
-    }
-    if (victim == count) return false;
-    --in_degree_[entries[victim]];
-    entries[victim] = node;
+    if (links_to(graph_, host, node)) return false;
+    auto result = link_host(graph_, host, node, [&](Node neighbour) { return in_degree_[neighbour] >= 2; });
+    if (!result.linked) return false;
+    if (result.dropped) --in_degree_[*result.dropped];
     ++in_degree_[node];
     return true;
   }
@@ -197,37 +214,11 @@ class Repair {
   std::vector<std::uint32_t> in_degree_;
 };
 
-bool links_to(const Graph& graph, Node from, Node to) {
-  auto [entries, count] = level0(graph, from);
-  return std::find(entries, entries + count, to) != entries + count;
-}
-
 // Whether some out-neighbour of `node` other than `except` links back to it.
 bool linked_back_without(const Graph& graph, Node node, Node except) {
   auto [entries, count] = level0(graph, node);
   for (std::size_t i = 0; i < count; ++i) {
     if (entries[i] != except && links_to(graph, entries[i], node)) return true;
-  }
-  return false;
-}
-
-bool link_locally(Graph& graph, Node host, Node node) {
-  auto* list = graph.get_linklist0(host);
-  auto* entries = reinterpret_cast<Node*>(list + 1);
-  const std::size_t count = detail::neighbour_count(list);
-  if (count < graph.maxM0_) {
-    entries[count] = node;
-    graph.setListCount(list, static_cast<unsigned short>(count + 1));
-    return true;
-  }
-  std::vector<std::pair<float, std::size_t>> victims;
-  for (std::size_t i = 0; i < count; ++i) victims.emplace_back(distance(graph, host, entries[i]), i);
-  std::sort(victims.rbegin(), victims.rend());
-  for (const auto& [unused, i] : victims) {
-    if (linked_back_without(graph, entries[i], host)) {
-      entries[i] = node;
-      return true;
-    }
   }
   return false;
 }
@@ -245,8 +236,10 @@ std::size_t link_new_nodes(Graph& graph, hnswlib::tableint first, hnswlib::table
     std::vector<std::pair<float, Node>> hosts;
     for (std::size_t i = 0; i < count; ++i) hosts.emplace_back(distance(graph, node, entries[i]), entries[i]);
     std::sort(hosts.begin(), hosts.end());
-    for (const auto& [unused, host] : hosts) {
-      if (link_locally(graph, host, node)) {
+    for (const auto& candidate : hosts) {
+      const Node host = candidate.second;  // a named copy: lambdas cannot capture structured bindings in clang 14
+      if (link_host(graph, host, node, [&](Node neighbour) { return linked_back_without(graph, neighbour, host); })
+              .linked) {
         ++linked;
         break;
       }
