@@ -325,6 +325,7 @@ struct Index::Impl {
     engine::AttentionGraphParams params;
     params.degree = spec.M;
     params.beam = spec.ef_construction;
+    params.query_neighbours = spec.query_neighbours;
     params.threads = options.threads;
     params.progress = options.progress;
     {

@@ -88,6 +88,8 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
     } else if (token.starts_with("attn")) {
       result.graph = GraphKind::Attention;
       result.M = number_after(token, "attn", spec);
+    } else if (token.starts_with("nq")) {
+      result.query_neighbours = number_after(token, "nq", spec);
     } else if (token.starts_with("efc")) {
       result.ef_construction = number_after(token, "efc", spec);
     } else if (token.starts_with("leanvec-ood")) {
@@ -112,13 +114,14 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, attn<M>, efc<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>, leanvec<d>, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>, leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
   if (!rerank_given && result.reduction != Reduction::None) result.rerank = Rerank::Lvq8;
   if (!rerank_given && result.primary == Encoding::Qavq) result.rerank = Rerank::F32;
   if (result.primary != Encoding::Qavq) result.pq_sub_spaces = 0;
+  if (result.graph != GraphKind::Attention) result.query_neighbours = default_query_neighbours;  // HNSW ignores it
   result.validate();
   return result;
 }
@@ -126,6 +129,9 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
 std::string IndexSpec::to_string() const {
   std::string text = (graph == GraphKind::Attention ? "attn" : "hnsw") + std::to_string(M) + ",efc" +
                      std::to_string(ef_construction);
+  if (graph == GraphKind::Attention && query_neighbours != default_query_neighbours) {
+    text += ",nq" + std::to_string(query_neighbours);
+  }
   if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
   text += "," + quiver::to_string(primary);
@@ -148,6 +154,10 @@ void IndexSpec::validate() const {
   if (ef_construction < 1 || ef_construction > 100000) {
     throw InvalidArgument("ef_construction = " + std::to_string(ef_construction) +
                           " is out of range: expected 1..100000");
+  }
+  if (query_neighbours < 1 || query_neighbours > max_query_neighbours) {
+    throw InvalidArgument("nq" + std::to_string(query_neighbours) + ": neighbours per sample query must be 1.." +
+                          std::to_string(max_query_neighbours));
   }
   if (primary == Encoding::Qavq) {
     if (metric == Metric::L2) {

@@ -70,6 +70,30 @@ TEST_CASE("attention indexes save, load and take later additions") {
   }
 }
 
+TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the graph") {
+  TempDirectory dir;
+  auto set = ood_synthetic(3000, 500, 50, 16, 9);
+  auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  auto narrow = Index::build(IndexSpec::parse("attn8,nq2", Metric::InnerProduct, 16), set.keys, {}, options);
+  auto wide = Index::build(IndexSpec::parse("attn8,nq100", Metric::InnerProduct, 16), set.keys, {}, options);
+  SearchParams params{.k = 10, .ef = 20};
+  auto narrow_hits = narrow.search_batch(set.eval_queries, params);
+  auto wide_hits = wide.search_batch(set.eval_queries, params);
+  MESSAGE("recall@10 at ef 20: nq2 ", recall(narrow_hits, truth), ", nq100 ", recall(wide_hits, truth));
+  std::size_t different = 0;  // queries whose walks differ: the setting reaches the construction
+  for (std::size_t q = 0; q < narrow_hits.size(); ++q) {
+    std::vector<std::uint64_t> a, b;
+    for (const auto& hit : narrow_hits[q]) a.push_back(hit.id);
+    for (const auto& hit : wide_hits[q]) b.push_back(hit.id);
+    different += a != b;
+  }
+  CHECK(different > 0);
+  narrow.save(dir.path());
+  CHECK(Index::load(dir.path()).spec().query_neighbours == 2);
+}
+
 TEST_CASE("attention graph bad input") {
   auto set = ood_synthetic(500, 150, 1, 8, 9);
   CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys),

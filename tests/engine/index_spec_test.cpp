@@ -58,3 +58,17 @@ TEST_CASE("compressed and reduced specs") {
   CHECK_THROWS_WITH_AS(IndexSpec::parse("rerank=bf16", Metric::L2, 8), doctest::Contains("rerank=bf16"),
                        InvalidArgument);
 }
+
+TEST_CASE("attention graphs take nq<N>, the exact neighbours per sample query") {
+  auto spec = IndexSpec::parse("attn32,nq400", Metric::InnerProduct, 64);
+  CHECK(spec.query_neighbours == 400);
+  CHECK(spec.to_string() == "attn32,efc200,nq400,f32");
+  CHECK(IndexSpec::parse(spec.to_string(), Metric::InnerProduct, 64).query_neighbours == 400);
+  CHECK(IndexSpec::parse("attn32", Metric::InnerProduct, 64).query_neighbours == IndexSpec::default_query_neighbours);
+  CHECK(IndexSpec::parse("attn32", Metric::InnerProduct, 64).to_string() == "attn32,efc200,f32");
+  CHECK(IndexSpec::parse("hnsw32,nq400", Metric::InnerProduct, 64).to_string() == "hnsw32,efc200,f32");
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("attn32,nq0", Metric::InnerProduct, 64), doctest::Contains("nq0"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("attn32,nq20000", Metric::InnerProduct, 64), doctest::Contains("1..10000"),
+                       InvalidArgument);
+}

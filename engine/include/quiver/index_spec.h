@@ -53,8 +53,12 @@ struct QUIVER_API IndexSpec {
   std::size_t pq_sub_spaces = 0;      // Qavq sub-spaces (bytes per vector); 0 for other encodings
   std::size_t M = 32;                 // graph out-degree on upper layers; 2M on the base layer
   std::size_t ef_construction = 200;  // build-time search window
+  // Attention graphs: exact neighbours taken per sample query (RoarGraph's N_q). More
+  // suits collections whose queries' neighbourhoods are wide; data-dependent.
+  std::size_t query_neighbours = default_query_neighbours;
 
-  // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "f32" | "f16" |
+  // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "nq<N>"
+  // (attention graphs' N_q), "f32" | "f16" |
   // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>", "leanvec<d>" | "leanvec-ood<d>",
   // "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
   // without a rerank token re-ranks with lvq8, and qavq with f32. Throws InvalidArgument
@@ -71,6 +75,8 @@ struct QUIVER_API IndexSpec {
   std::size_t primary_dim() const { return reduction == Reduction::None ? dim : reduced_dim; }
   bool needs_sample_queries() const { return reduction == Reduction::LeanVecOod || graph == GraphKind::Attention; }
 
+  static constexpr std::size_t default_query_neighbours = 100;
+  static constexpr std::size_t max_query_neighbours = 10000;
   static constexpr std::size_t max_dim = 65536;
   static constexpr std::size_t max_M = 2048;
 };
