@@ -88,6 +88,21 @@ inline std::size_t max_rows_from(std::uint8_t selector) {
   return cap == 0 ? static_cast<std::size_t>(-1) : cap - 1;
 }
 
+// Reads `path` with the float reader (selector even) or the integer one (odd), capped at
+// `max_rows`, and round-trips what is accepted; a rejection (quiver::Error) is expected.
+inline void read_either_and_round_trip(const std::filesystem::path& path, std::uint8_t selector,
+                                       std::size_t max_rows) {
+  try {
+    if (selector % 2 == 0) {
+      check_round_trip(read_vectors(path, max_rows));
+    } else {
+      check_round_trip(read_int_vectors(path, max_rows));
+    }
+  } catch (const Error&) {
+    // Rejecting the file is the expected outcome; anything else escapes and is a finding.
+  }
+}
+
 // The shared body of the two vector-file-family targets: the first byte picks one of two
 // float formats or the integer one and bounds the rows read; the rest is the file.
 inline int fuzz_vector_files(const std::uint8_t* data, std::size_t size, std::string_view float_name,
