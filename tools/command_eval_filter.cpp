@@ -143,7 +143,7 @@ int run_eval_filter(const EvalFilterArgs& args) {
   const auto read_start = std::chrono::steady_clock::now();
   Matrix base = read_vector_input(base_path, Hdf5Part::Train).vectors;
   Matrix queries = read_vector_input(queries_path, Hdf5Part::Test).vectors;
-  const std::vector<std::int32_t> base_labels = read_labels(labels_base_path);
+  std::vector<std::int32_t> base_labels = read_labels(labels_base_path);
   const std::vector<std::int32_t> query_labels = read_labels(labels_queries_path);
   if (queries.cols != filter.dim() || base.cols != filter.dim()) {
     throw InvalidArgument("the filter expects dimension " + std::to_string(filter.dim()) + ", but base and queries have " +
@@ -152,6 +152,10 @@ int run_eval_filter(const EvalFilterArgs& args) {
   if (query_labels.size() != queries.rows) {
     throw InvalidArgument("'" + labels_queries_path.string() + "' holds " + std::to_string(query_labels.size()) +
                           " labels for " + std::to_string(queries.rows) + " queries");
+  }
+  const std::string base_classes = record.value("base_classes", std::string());
+  if (!base_classes.empty()) {
+    keep_base_classes(base, base_labels, parse_class_list(base_classes, "the filter's base_classes"));
   }
   if (center) center_by_base_mean(base, queries);
   std::fprintf(stderr, "read %s base vectors and %s queries in %s%s\n", format_count(base.rows).c_str(),
@@ -178,6 +182,7 @@ int run_eval_filter(const EvalFilterArgs& args) {
         {"dataset", dataset},
         {"metric", to_string(filter.metric())},
         {"center", center},
+        {"base_classes", base_classes},
         {"k", filter.training_k()},
         {"map", to_string(filter.options().map)},
         {"tune_queries", tune},

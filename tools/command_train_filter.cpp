@@ -33,6 +33,7 @@ struct TrainFilterArgs {
   bool center = false;
   std::size_t k = 100;
   std::string train_queries = "0:5000";
+  std::string base_classes;  // empty: every class
   std::filesystem::path output;
   std::string map = "linear";
   std::string features = "query,scores";
@@ -65,7 +66,7 @@ int run_train_filter(TrainFilterArgs args) {
   const auto read_start = std::chrono::steady_clock::now();
   Matrix base = read_vector_input(args.base, Hdf5Part::Train).vectors;
   Matrix queries = read_vector_input(args.queries, Hdf5Part::Test).vectors;
-  const std::vector<std::int32_t> base_labels = read_labels(args.labels_base);
+  std::vector<std::int32_t> base_labels = read_labels(args.labels_base);
   const std::vector<std::int32_t> query_labels = read_labels(args.labels_queries);
   if (queries.cols != base.cols) {
     throw InvalidArgument("queries have dimension " + std::to_string(queries.cols) + " but the base vectors " +
@@ -74,6 +75,9 @@ int run_train_filter(TrainFilterArgs args) {
   if (query_labels.size() != queries.rows) {
     throw InvalidArgument("'" + args.labels_queries.string() + "' holds " + std::to_string(query_labels.size()) +
                           " labels for " + std::to_string(queries.rows) + " queries");
+  }
+  if (!args.base_classes.empty()) {
+    keep_base_classes(base, base_labels, parse_class_list(args.base_classes, "--base-classes"));
   }
   if (args.center) center_by_base_mean(base, queries);
   const RowRange range = parse_range(args.train_queries, "--train-queries", queries.rows);
@@ -98,7 +102,8 @@ int run_train_filter(TrainFilterArgs args) {
                                   {"metric", to_string(metric)},
                                   {"center", args.center},
                                   {"k", args.k},
-                                  {"train_queries", args.train_queries}}
+                                  {"train_queries", args.train_queries},
+                                  {"base_classes", args.base_classes}}
                        .dump();
 
   std::size_t pairs = 0;
@@ -136,6 +141,10 @@ Command add_train_filter_command(CLI::App& app) {
   cmd->add_option("--labels-queries", args->labels_queries, "Class of each query, one integer per row")
       ->type_name("FILE")
       ->capture_default_str();
+  cmd->add_option("--base-classes", args->base_classes,
+                  "Keep only base vectors of these classes (e.g. 0,2,4,6,8):\nqueries of the others then have no "
+                  "relevant result,\nthe open-set case (default: every class)")
+      ->type_name("LIST");
   cmd->add_option("-m,--metric", args->metric, "l2, ip or cosine")->type_name("METRIC")->capture_default_str();
   cmd->add_flag("--center", args->center, "Subtract the base vectors' mean from base and queries\nfirst (use with cosine on pixels)");
   cmd->add_option("-k,--k", args->k, "Results retrieved per query, the list the filter cuts")

@@ -2,8 +2,10 @@
 the server holds, and a remote failure (unknown collection) is an `error:` line and
 exit code 1, like a local one. A relevance filter trained by `quiver train-filter` and
 attached with `quiver client set-filter` scores the hits (also after a restart), and
-min_relevance cuts them; a corrupt or mismatched filter is refused."""
+min_relevance cuts them; a corrupt or mismatched filter is refused. train-filter's
+--base-classes (the open-set protocol) reaches eval-filter, and a bad class list is refused."""
 
+import json
 import os
 import struct
 import subprocess
@@ -44,7 +46,37 @@ def train_filter(cli, args, images, labels):
                              "--train-queries", "0:200", "-k", "20", "--epochs", "40", "-o", paths["filter.json"]],
                             capture_output=True, text=True, timeout=300)
     check(result.returncode == 0, "train-filter exited %d: %s" % (result.returncode, result.stderr))
-    return paths["filter.json"], queries
+    return paths["filter.json"], queries, paths
+
+
+def check_open_set(cli, paths, work_dir):
+    """With only the even classes in the base, every query of an odd class has no relevant
+    result: eval-filter replays the same base and its pairs are about half relevant."""
+    common = ["--base", paths["base.fvecs"], "--queries", paths["q.fvecs"], "--labels-base", paths["base.txt"],
+              "--labels-queries", paths["q.txt"], "-k", "20", "--epochs", "40"]
+    open_filter = os.path.join(work_dir, "open-set.json")
+    result = subprocess.run([cli, "train-filter", *common, "--base-classes", "0,2,4,6,8", "--train-queries", "0:120",
+                             "-o", open_filter], capture_output=True, text=True, timeout=300)
+    check(result.returncode == 0, "open-set train-filter exited %d: %s" % (result.returncode, result.stderr))
+    report = os.path.join(work_dir, "open-set-eval.json")
+    result = subprocess.run([cli, "eval-filter", open_filter, "--eval-queries", "120:200", "--json", report],
+                            capture_output=True, text=True, timeout=300)
+    check(result.returncode == 0, "open-set eval-filter exited %d: %s" % (result.returncode, result.stderr))
+    with open(report) as f:
+        document = json.load(f)
+    check(document["base_classes"] == "0,2,4,6,8", "eval-filter did not replay --base-classes: %r" % document)
+    with open(paths["q.txt"]) as f:
+        eval_labels = [int(line) for line in f.read().split()][120:200]
+    odd_share = sum(label % 2 for label in eval_labels) / len(eval_labels)
+    check(document["relevant_fraction"] <= 1.0 - odd_share + 1e-9,
+          "odd-class queries found relevant results: %r of pairs relevant, %r of queries odd" %
+          (document["relevant_fraction"], odd_share))
+    for bad, message in (("0,x", "not a class label"), ("0,0", "names a class twice"), ("42", "no base vector")):
+        result = subprocess.run([cli, "train-filter", *common, "--base-classes", bad, "--train-queries", "0:120",
+                                 "-o", os.path.join(work_dir, "unused.json")], capture_output=True, text=True,
+                                timeout=300)
+        check(result.returncode != 0 and message in result.stderr,
+              "--base-classes %s: exit %d, %r" % (bad, result.returncode, result.stderr))
 
 
 def run_cli(cli, port, *args):
@@ -58,7 +90,8 @@ def main():
     args = parse_args(__doc__)
     images, dim = read_idx_images(os.path.join(args.fashion_mnist, "train-images-idx3-ubyte.gz"), BASE)
     labels = read_idx_labels(os.path.join(args.fashion_mnist, "train-labels-idx1-ubyte.gz"), BASE)
-    filter_file, queries = train_filter(cli, args, images, labels)
+    filter_file, queries, paths = train_filter(cli, args, images, labels)
+    check_open_set(cli, paths, args.work_dir)
     server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server.log")
     try:
         with Connection(server.port) as client:
