@@ -58,6 +58,7 @@ struct Options {
   std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
   std::vector<std::size_t> pq_compare;       // non-empty: query-aware vs plain PQ at these M instead of the sweep
   unsigned pq_bits = 8;
+  double pq_weight_floor = 1.0;
   std::vector<std::size_t> rerank_candidates{100, 200, 500};
 };
 
@@ -215,6 +216,7 @@ int run(const Options& given, const std::string& command) {
     PqBenchOptions pq;
     pq.sub_spaces = options.pq_compare;
     pq.bits = options.pq_bits;
+    pq.weight_floor = options.pq_weight_floor;
     pq.candidates = options.rerank_candidates;
     pq.k = options.k;
     pq.threads = cores;
@@ -324,6 +326,11 @@ int main(int argc, char** argv) {
       ->delimiter(',');
   app.add_option("--pq-bits", options.pq_bits, "--pq-compare sub-code width: 8 or 4 (fast scan)")
       ->check(CLI::IsMember({8u, 4u}))
+      ->capture_default_str();
+  app.add_option("--pq-weight-floor", options.pq_weight_floor,
+                 "--pq-compare score-aware row: each key's k-means weight is this times the mean retrieval count, "
+                 "plus its own count")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--rerank-candidates", options.rerank_candidates,
                  "--pq-compare: candidates re-ranked exactly per query")

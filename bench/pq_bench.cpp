@@ -75,17 +75,33 @@ double recall_at(const std::vector<std::vector<Hit>>& found, IntMatrixView truth
   return static_cast<double>(hits) / static_cast<double>(found.size() * k);
 }
 
-PqBenchRow measure(const std::string& method, const Dataset& data, MatrixView sample_queries, IntMatrixView truth,
-                   std::size_t sub_spaces, const std::vector<std::size_t>& sample, const PqBenchOptions& options,
-                   std::ostream& log) {
+// The three trainings compared at each M; rows come out in this order.
+struct Method {
+  const char* name;
+  bool query_aware;
+  bool score_weighted;
+  bool anisotropic;
+};
+constexpr Method kMethods[] = {{"plain", false, false, false},
+                               {"query-aware", true, false, false},
+                               {"+ retrieval weights", true, true, false},
+                               {"score-aware", true, true, true}};
+constexpr std::size_t kMethodCount = std::size(kMethods);
+
+PqBenchRow measure(const Method& method, const Dataset& data, IntMatrixView truth, std::size_t sub_spaces,
+                   const std::vector<std::size_t>& sample, const PqBenchOptions& options, std::ostream& log) {
+  const MatrixView sample_queries = method.query_aware ? data.train_queries.view() : MatrixView{};
   quant::QueryAwarePqOptions pq_options;
+  pq_options.weight_neighbours = method.score_weighted ? options.weight_neighbours : 0;
+  pq_options.weight_floor = options.weight_floor;
+  pq_options.anisotropic = method.anisotropic;
   pq_options.sub_spaces = sub_spaces;
   pq_options.bits = options.bits;
   pq_options.ridge = options.ridge;
   pq_options.iterations = options.iterations;
   pq_options.threads = options.threads;
   PqBenchRow row;
-  row.method = method;
+  row.method = method.name;
   row.sub_spaces = sub_spaces;
   row.bits = options.bits;
   Clock::time_point start = Clock::now();
@@ -116,8 +132,9 @@ PqBenchRow measure(const std::string& method, const Dataset& data, MatrixView sa
     point.qps = static_cast<double>(data.queries.rows) / best;
     row.recall.push_back(point);
   }
-  log << "pq-compare: " << method << " M=" << sub_spaces << " bits=" << options.bits << " train " << row.train_s
-      << " s, encode " << row.encode_s << " s, top-" << options.top << " MSE " << row.top_mse << "\n";
+  log << "pq-compare: " << method.name << " M=" << sub_spaces << " bits=" << options.bits << " train " << row.train_s
+      << " s, encode " << row.encode_s << " s, anisotropy " << pq.anisotropy() << ", top-" << options.top << " MSE "
+      << row.top_mse << "\n";
   return row;
 }
 
@@ -153,8 +170,7 @@ std::vector<PqBenchRow> run_pq_bench(const Dataset& data, IntMatrixView truth, c
   for (std::size_t& id : sample) id = static_cast<std::size_t>(rng() % data.base.rows);
   std::vector<PqBenchRow> rows;
   for (const std::size_t m : options.sub_spaces) {
-    rows.push_back(measure("plain", data, MatrixView{}, truth, m, sample, options, log));
-    rows.push_back(measure("query-aware", data, data.train_queries.view(), truth, m, sample, options, log));
+    for (const Method& method : kMethods) rows.push_back(measure(method, data, truth, m, sample, options, log));
   }
   return rows;
 }
@@ -175,11 +191,13 @@ void print_pq_table(std::ostream& out, const std::string& dataset, const PqBench
     for (const PqRecallPoint& p : row.recall) out << " " << fixed(p.qps, 0) << " |";
     out << "\n";
   }
-  out << "\nQuery-aware / plain at equal M (target: top-" << options.top << " MSE ratio <= 0.5, higher recall):\n\n";
-  for (std::size_t i = 0; i + 1 < rows.size(); i += 2) {
-    const PqBenchRow& plain = rows[i];
-    const PqBenchRow& aware = rows[i + 1];
-    out << "- M=" << plain.sub_spaces << ": top-" << options.top << " MSE ratio "
+  out << "\nQuery-aware and score-aware / plain at equal M (target: top-" << options.top
+      << " MSE ratio <= 0.5, higher recall):\n\n";
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i % kMethodCount == 0) continue;
+    const PqBenchRow& plain = rows[i - i % kMethodCount];
+    const PqBenchRow& aware = rows[i];
+    out << "- " << aware.method << " M=" << plain.sub_spaces << ": top-" << options.top << " MSE ratio "
         << fixed(aware.top_mse / plain.top_mse, 3) << ", all-keys MSE ratio " << fixed(aware.all_mse / plain.all_mse, 3)
         << ", recall@" << options.k;
     for (std::size_t j = 0; j < plain.recall.size(); ++j) {

@@ -1,6 +1,7 @@
-// quiver-bench --pq-compare: query-aware product quantization (A²ATS) against plain PQ at
-// the same code size on the same keys. Both are trained on the base vectors, the
-// query-aware one also on the sample queries (--train-queries or the set's own); the
+// quiver-bench --pq-compare: query-aware product quantization (A²ATS), and the same weighted
+// by how often sample queries retrieve each key (score-aware), against plain PQ at the same
+// code size on the same keys. All are trained on the base vectors, the query-aware ones
+// also on the sample queries (--train-queries or the set's own); the
 // figures are for the evaluation queries: score error of their true top-100 keys, recall@k
 // of the flat LUT scan after exact re-ranking of R candidates, and scan throughput.
 #pragma once
@@ -25,6 +26,9 @@ struct PqBenchOptions {
   std::size_t threads = 0;   // training, encoding and the batch scans
   double ridge = 1e-2;       // QueryAwarePqOptions::ridge
   std::size_t iterations = 20;
+  // The score-aware row's QueryAwarePqOptions::weight_neighbours and weight_floor.
+  std::size_t weight_neighbours = 100;
+  double weight_floor = 1.0;
   std::size_t reps = 1;      // scan timings: best of reps
 };
 
@@ -35,7 +39,9 @@ struct PqRecallPoint {
 };
 
 struct PqBenchRow {
-  std::string method;  // "plain" or "query-aware"
+  // "plain", "query-aware" (A²ATS), "+ retrieval weights" (k-means weighted by how often
+  // sample queries retrieve each key) or "score-aware" (that, and anisotropic encoding)
+  std::string method;
   std::size_t sub_spaces = 0;
   unsigned bits = 0;
   std::size_t code_bytes = 0;

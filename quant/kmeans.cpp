@@ -2,6 +2,7 @@
 
 #include <Eigen/Dense>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <string>
@@ -81,9 +82,9 @@ double assign_all(const StridedRows& rows, const RowMajorF& centroids, std::uint
 }
 
 // k-means++ (Arthur and Vassilvitskii, 2007): each seed is drawn with probability
-// proportional to its squared distance from the seeds chosen so far.
+// proportional to its weighted squared distance from the seeds chosen so far.
 RowMajorF seed_centroids(const StridedRows& rows, std::size_t k, const KMeansOptions& options,
-                         std::mt19937_64& rng) {
+                         std::span<const float> weights, std::mt19937_64& rng) {
   const std::vector<std::size_t> sample =
       leanvec_training::sample_rows(rows.rows, std::max(options.init_sample, k), options.seed);
   const auto d = static_cast<Eigen::Index>(rows.dim);
@@ -92,9 +93,10 @@ RowMajorF seed_centroids(const StridedRows& rows, std::size_t k, const KMeansOpt
     for (Eigen::Index j = 0; j < d; ++j) centroids(static_cast<Eigen::Index>(c), j) = rows.row(row)[j];
   };
   set_centroid(0, sample[static_cast<std::size_t>(uniform01(rng) * static_cast<double>(sample.size()))]);
+  auto weight = [&](std::size_t i) { return weights.empty() ? 1.0 : static_cast<double>(weights[sample[i]]); };
   std::vector<double> nearest(sample.size());
   for (std::size_t i = 0; i < sample.size(); ++i) {
-    nearest[i] = squared_distance(rows.row(sample[i]), centroids.row(0).data(), rows.dim);
+    nearest[i] = weight(i) * squared_distance(rows.row(sample[i]), centroids.row(0).data(), rows.dim);
   }
   for (std::size_t c = 1; c < k; ++c) {
     double total = 0;
@@ -113,7 +115,7 @@ RowMajorF seed_centroids(const StridedRows& rows, std::size_t k, const KMeansOpt
     for (std::size_t i = 0; i < sample.size(); ++i) {
       const double dist = squared_distance(rows.row(sample[i]), centroids.row(static_cast<Eigen::Index>(c)).data(),
                                            rows.dim);
-      nearest[i] = std::min(nearest[i], dist);
+      nearest[i] = std::min(nearest[i], weight(i) * dist);
     }
   }
   return centroids;
@@ -121,7 +123,8 @@ RowMajorF seed_centroids(const StridedRows& rows, std::size_t k, const KMeansOpt
 
 }  // namespace
 
-std::vector<float> kmeans(StridedRows rows, std::size_t k, const KMeansOptions& options) {
+std::vector<float> kmeans(StridedRows rows, std::size_t k, const KMeansOptions& options,
+                          std::span<const float> weights) {
   if (k == 0 || k > kMaxCentroids) {
     throw InvalidArgument("kmeans: k = " + std::to_string(k) + " centroids; expected 1 ... 256");
   }
@@ -133,28 +136,47 @@ std::vector<float> kmeans(StridedRows rows, std::size_t k, const KMeansOptions& 
     throw InvalidArgument("kmeans: row dimension " + std::to_string(rows.dim) + " with stride " +
                           std::to_string(rows.stride) + "; expected 0 < dim <= stride");
   }
+  if (!weights.empty()) {
+    if (weights.size() != rows.rows) {
+      throw InvalidArgument("kmeans: " + std::to_string(weights.size()) + " weights for " +
+                            std::to_string(rows.rows) + " rows; expected one per row");
+    }
+    double total = 0;
+    for (const float w : weights) {
+      if (!(w >= 0 && std::isfinite(w))) {
+        throw InvalidArgument("kmeans: weight " + std::to_string(w) + "; weights must be finite and >= 0");
+      }
+      total += w;
+    }
+    if (!(total > 0)) throw InvalidArgument("kmeans: the weights sum to zero; at least one must be positive");
+  }
+  auto weight = [&](std::size_t i) { return weights.empty() ? 1.0 : static_cast<double>(weights[i]); };
   std::mt19937_64 rng(options.seed);
-  RowMajorF centroids = seed_centroids(rows, k, options, rng);
+  RowMajorF centroids = seed_centroids(rows, k, options, weights, rng);
   const auto d = static_cast<Eigen::Index>(rows.dim);
   std::vector<std::uint8_t> labels(rows.rows);
   std::vector<float> distances(rows.rows);
   for (std::size_t iteration = 0; iteration < options.iterations; ++iteration) {
     assign_all(rows, centroids, labels.data(), 1, distances.data(), options.threads);
     Eigen::MatrixXd sums = Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(k), d);
-    std::vector<std::size_t> counts(k, 0);
+    std::vector<double> counts(k, 0.0);
     for (std::size_t i = 0; i < rows.rows; ++i) {
       const float* x = rows.row(i);
+      const double w = weight(i);
+      distances[i] = static_cast<float>(w * distances[i]);
+      if (w == 0) continue;
       auto sum = sums.row(labels[i]);
-      for (Eigen::Index j = 0; j < d; ++j) sum[j] += x[j];
-      ++counts[labels[i]];
+      for (Eigen::Index j = 0; j < d; ++j) sum[j] += w * x[j];
+      counts[labels[i]] += w;
     }
     for (std::size_t c = 0; c < k; ++c) {
       const auto row = static_cast<Eigen::Index>(c);
-      if (counts[c] != 0) {
-        centroids.row(row) = (sums.row(row) / static_cast<double>(counts[c])).cast<float>();
+      if (counts[c] > 0) {
+        centroids.row(row) = (sums.row(row) / counts[c]).cast<float>();
         continue;
       }
-      // An empty cluster takes the worst-served row, which then no longer counts as far.
+      // An empty (or weightless) cluster takes the worst-served row, which then no longer
+      // counts as far.
       const auto far = static_cast<std::size_t>(std::max_element(distances.begin(), distances.end()) - distances.begin());
       for (Eigen::Index j = 0; j < d; ++j) centroids(row, j) = rows.row(far)[j];
       distances[far] = 0;

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace quiver::quant {
@@ -30,10 +31,13 @@ struct KMeansOptions {
 };
 
 // k centroids (k x dim row-major) minimising the summed squared distance of the rows to
-// their nearest centroid. Deterministic for a given seed and thread count. A cluster left
-// empty by an iteration is re-seeded at the row farthest from its centroid, so all k
-// centroids stay distinct. Throws InvalidArgument if rows.rows < k or k == 0.
-std::vector<float> kmeans(StridedRows rows, std::size_t k, const KMeansOptions& options);
+// their nearest centroid, each row's distance multiplied by its weight (empty `weights`:
+// all 1). Deterministic for a given seed and thread count. A cluster left empty by an
+// iteration is re-seeded at the row whose weighted distance to its centroid is largest, so
+// all k centroids stay distinct. Throws InvalidArgument if rows.rows < k, k == 0, or the
+// weights are not one finite, non-negative value per row with a positive sum.
+std::vector<float> kmeans(StridedRows rows, std::size_t k, const KMeansOptions& options,
+                          std::span<const float> weights = {});
 
 // For every row, the index of its nearest centroid (squared L2, ties to the lower index),
 // written to out[i * out_stride]; k <= 256. Blocked into matrix products on `threads`

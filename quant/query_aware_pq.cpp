@@ -6,11 +6,14 @@
 #include <bit>
 #include <cmath>
 #include <istream>
+#include <limits>
 #include <ostream>
 #include <string_view>
+#include <utility>
 
 #include "quant/kmeans.h"
 #include "quant/leanvec_training.h"
+#include "quant/exact_top_k.h"
 #include "quant/stored_bytes.h"
 #include "quiver/error.h"
 
@@ -22,17 +25,28 @@ using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 // Stored layout, all little-endian:
 //   offset 0   8 bytes  magic "QVQAPQCB"
 //          8   u32      format version (1)
-//         12   u32      flags: bit 0 = query-aware (the two maps follow); other bits zero
+//         12   u32      flags: bit 0 = query-aware (the two maps follow), bit 1 = anisotropic
+//                       encoding (η follows); other bits zero
 //         16   u32      dimension D (1 ... 65536)
 //         20   u32      sub-spaces M (1 ... D, dividing D)
 //         24   u32      bits per sub-code (4 or 8)
-//         28   float32  query-aware only: W[D x D], then W⁻¹[D x D], row-major
+//         28   float32  anisotropic only: η (> 1, at most kMaxAnisotropy)
+//                       query-aware only: W[D x D], then W⁻¹[D x D], row-major
 //                       codebooks[M x 2^bits x D/M]
 //        end   u64      FNV-1a 64 of every byte before it
 constexpr std::array<char, 8> kMagic = {'Q', 'V', 'Q', 'A', 'P', 'Q', 'C', 'B'};
 constexpr std::uint32_t kFormatVersion = 1;
 constexpr std::size_t kHeaderBytes = 28;
 constexpr std::uint32_t kQueryAwareFlag = 1;
+constexpr std::uint32_t kAnisotropicFlag = 2;
+// η beyond this would let the parallel error alone decide every code.
+constexpr double kMaxAnisotropy = 1000.0;
+// Keys per anisotropic-assignment block: M products of 256 x 2^bits floats stay in cache.
+constexpr std::size_t kAnisotropicBlock = 256;
+// Coordinate-descent sweeps over the sub-spaces; it settles in two or three.
+constexpr std::size_t kAnisotropicSweeps = 6;
+// Assignment / codebook-update alternations after the k-means codebooks.
+constexpr std::size_t kAnisotropicTrainingRounds = 4;
 constexpr std::size_t kMaxStoredDim = 65536;
 // Rows whitened at a time by encode: bounds the temporary to 16384 x D floats.
 constexpr std::size_t kEncodeRows = 16384;
@@ -80,6 +94,13 @@ void validate(MatrixView data, MatrixView queries, const QueryAwarePqOptions& op
     if (!(options.ridge >= 0 && std::isfinite(options.ridge))) {
       throw InvalidArgument(where + "ridge " + std::to_string(options.ridge) + " must be finite and >= 0");
     }
+    if (!(options.weight_floor >= 0 && std::isfinite(options.weight_floor))) {
+      throw InvalidArgument(where + "weight_floor " + std::to_string(options.weight_floor) +
+                            " must be finite and >= 0");
+    }
+    if (options.weight_neighbours > 0 && options.max_weight_queries == 0) {
+      throw InvalidArgument(where + "max_weight_queries must be positive when weight_neighbours is");
+    }
   }
   check_finite(data, "QueryAwarePq::train", "data");
   check_finite(queries, "QueryAwarePq::train", "sample query");
@@ -96,6 +117,51 @@ void check_query(std::span<const float> query, std::size_t dim, const char* func
     throw InvalidArgument(std::string(function) + ": query has dimension " + std::to_string(query.size()) +
                           ", the codebooks " + std::to_string(dim));
   }
+}
+
+// The rows k-means trains on, increasing, each with the weight it stands for.
+struct TrainingSample {
+  std::vector<std::size_t> rows;
+  std::vector<float> weights;  // empty: all rows weigh the same
+};
+
+// Without retrieval counts, a seeded uniform sample. With them, every row's weight is
+// floor x mean(count) + count, and the sample is stratified so that keys some query
+// retrieved are not lost to sampling: as many retrieved rows as fit, then never-retrieved
+// ones; each sampled row's weight is scaled by its stratum's size over its sample size, so
+// the weighted sum over the sample estimates the one over all rows.
+TrainingSample training_sample(std::size_t rows, std::span<const std::uint32_t> counts,
+                               const QueryAwarePqOptions& options) {
+  if (counts.empty()) return {leanvec_training::sample_rows(rows, options.max_train_rows, options.seed), {}};
+  double total = 0;
+  std::vector<std::size_t> retrieved;
+  std::vector<std::size_t> never;
+  for (std::size_t i = 0; i < rows; ++i) {
+    total += counts[i];
+    (counts[i] > 0 ? retrieved : never).push_back(i);
+  }
+  const double floor = options.weight_floor * total / static_cast<double>(rows);
+  const std::vector<std::size_t> picked_retrieved =
+      leanvec_training::sample_rows(retrieved.size(), options.max_train_rows, options.seed);
+  const std::vector<std::size_t> picked_never = leanvec_training::sample_rows(
+      never.size(), options.max_train_rows - picked_retrieved.size(), options.seed + 2);
+  std::vector<std::pair<std::size_t, float>> weighted;
+  weighted.reserve(picked_retrieved.size() + picked_never.size());
+  const double retrieved_scale =
+      static_cast<double>(retrieved.size()) / static_cast<double>(std::max<std::size_t>(1, picked_retrieved.size()));
+  for (const std::size_t p : picked_retrieved) {
+    weighted.emplace_back(retrieved[p], static_cast<float>((floor + counts[retrieved[p]]) * retrieved_scale));
+  }
+  const double never_scale =
+      static_cast<double>(never.size()) / static_cast<double>(std::max<std::size_t>(1, picked_never.size()));
+  for (const std::size_t p : picked_never) weighted.emplace_back(never[p], static_cast<float>(floor * never_scale));
+  std::sort(weighted.begin(), weighted.end());
+  TrainingSample sample;
+  for (const auto& [row, weight] : weighted) {
+    sample.rows.push_back(row);
+    sample.weights.push_back(weight);
+  }
+  return sample;
 }
 
 }  // namespace
@@ -128,8 +194,22 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
     pq.query_map_ = to_row_major(v * values.cwiseSqrt().cwiseInverse().asDiagonal() * v.transpose());
   }
 
+  // Score-aware statistics from the sample queries' exact top lists: how often each key is
+  // retrieved, and how the queries that retrieve a key lie relative to it.
+  std::vector<std::uint32_t> counts;
+  if (pq.query_aware() && options.weight_neighbours > 0) {
+    const std::vector<std::size_t> counted =
+        leanvec_training::sample_rows(sample_queries.rows, options.max_weight_queries, options.seed + 1);
+    const std::size_t top = std::min(options.weight_neighbours, data.rows);
+    const std::vector<std::uint32_t> lists = exact_top_k(data, sample_queries, counted, top, options.threads);
+    counts.assign(data.rows, 0);
+    for (const std::uint32_t id : lists) ++counts[id];
+    if (options.anisotropic) pq.anisotropy_ = pq.retrieval_anisotropy(data, sample_queries, counted, lists, top);
+  }
+
   // The k-means sample, whitened once for all sub-spaces.
-  const std::vector<std::size_t> chosen = leanvec_training::sample_rows(data.rows, options.max_train_rows, options.seed);
+  const TrainingSample training = training_sample(data.rows, counts, options);
+  const std::vector<std::size_t>& chosen = training.rows;
   std::vector<float> sample(chosen.size() * pq.dim_);
   for (std::size_t i = 0; i < chosen.size(); ++i) {
     const auto row = data.row(chosen[i]);
@@ -150,10 +230,86 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
     kmeans_options.seed = options.seed + m;
     kmeans_options.threads = options.threads;
     const std::vector<float> centroids =
-        kmeans({sample.data() + m * sub, chosen.size(), sub, pq.dim_}, k, kmeans_options);
+        kmeans({sample.data() + m * sub, chosen.size(), sub, pq.dim_}, k, kmeans_options, training.weights);
     std::copy(centroids.begin(), centroids.end(), pq.codebooks_.begin() + static_cast<std::ptrdiff_t>(m * k * sub));
   }
+  if (pq.anisotropy_ > 1.0f) pq.refine_anisotropic(sample.data(), chosen.size(), training.weights, options.threads);
   return pq;
+}
+
+void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std::span<const float> weights,
+                                      std::size_t threads) {
+  // ScaNN's alternation for the anisotropic loss: assign codes for it, then move each
+  // sub-space's centroids to its minimiser with the other sub-spaces fixed. For centroid c
+  // of sub-space m and the keys x coded to it (u = x/|x|, r = <u, x> minus the other
+  // sub-spaces' <u_m', c_m'>), Σ w (|x_m - c|² + (η - 1)(r - <u_m, c>)²) is least at
+  // [Σ w (I + (η - 1) u_m u_mᵀ)] c = Σ w (x_m + (η - 1) r u_m): a sub_dim-sized system.
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  const auto sd = static_cast<Eigen::Index>(sub);
+  const double extra = static_cast<double>(anisotropy_) - 1.0;
+  std::vector<std::uint8_t> labels(rows * sub_spaces_);
+  std::vector<double> parallel(rows);
+  std::vector<double> inverse_norm(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const Eigen::Map<const Eigen::VectorXf> x(sample + i * dim_, static_cast<Eigen::Index>(dim_));
+    const double norm = x.cast<double>().norm();
+    inverse_norm[i] = norm > 0 ? 1.0 / norm : 0.0;
+  }
+  for (std::size_t round = 0; round < kAnisotropicTrainingRounds; ++round) {
+    for (std::size_t m = 0; m < sub_spaces_; ++m) {
+      assign_nearest({sample + m * sub, rows, sub, dim_}, codebooks_.data() + m * k * sub, k, labels.data() + m,
+                     sub_spaces_, threads);
+    }
+    assign_anisotropic(sample, rows, labels.data(), threads);
+    // p = <u, x - ĉ> per key, kept current as the sub-spaces' centroids move.
+    for (std::size_t i = 0; i < rows; ++i) {
+      double p = 0;
+      for (std::size_t m = 0; m < sub_spaces_; ++m) {
+        const float* x = sample + i * dim_ + m * sub;
+        const float* c = codebooks_.data() + (m * k + labels[i * sub_spaces_ + m]) * sub;
+        for (std::size_t j = 0; j < sub; ++j) p += double{x[j]} * (x[j] - c[j]);
+      }
+      parallel[i] = p * inverse_norm[i];
+    }
+    for (std::size_t m = 0; m < sub_spaces_; ++m) {
+      std::vector<Eigen::MatrixXd> lhs(k, Eigen::MatrixXd::Zero(sd, sd));
+      std::vector<Eigen::VectorXd> rhs(k, Eigen::VectorXd::Zero(sd));
+      std::vector<double> mass(k, 0.0);
+      for (std::size_t i = 0; i < rows; ++i) {
+        const double w = weights.empty() ? 1.0 : double{weights[i]};
+        if (w == 0) continue;
+        const std::size_t c = labels[i * sub_spaces_ + m];
+        const Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXf>(sample + i * dim_ + m * sub, sd).cast<double>();
+        const Eigen::VectorXd centroid =
+            Eigen::Map<const Eigen::VectorXf>(codebooks_.data() + (m * k + c) * sub, sd).cast<double>();
+        const Eigen::VectorXd u = x * inverse_norm[i];
+        const double rest = parallel[i] + u.dot(centroid);
+        lhs[c] += w * extra * u * u.transpose();
+        lhs[c].diagonal().array() += w;
+        rhs[c] += w * (x + extra * rest * u);
+        mass[c] += w;
+      }
+      const std::vector<float> before(codebooks_.begin() + static_cast<std::ptrdiff_t>(m * k * sub),
+                                      codebooks_.begin() + static_cast<std::ptrdiff_t>((m + 1) * k * sub));
+      for (std::size_t c = 0; c < k; ++c) {
+        if (mass[c] <= 0) continue;  // no key coded here: the centroid stays
+        const Eigen::VectorXd solved = lhs[c].ldlt().solve(rhs[c]);
+        if (!solved.allFinite()) continue;
+        Eigen::Map<Eigen::VectorXf>(codebooks_.data() + (m * k + c) * sub, sd) = solved.cast<float>();
+      }
+      // p with m's new centroid in place of the old: p + <u_m, old - new>.
+      for (std::size_t i = 0; i < rows; ++i) {
+        const std::size_t c = labels[i * sub_spaces_ + m];
+        const float* x = sample + i * dim_ + m * sub;
+        const float* old_centroid = before.data() + c * sub;
+        const float* new_centroid = codebooks_.data() + (m * k + c) * sub;
+        double shift = 0;
+        for (std::size_t j = 0; j < sub; ++j) shift += double{x[j]} * (old_centroid[j] - new_centroid[j]);
+        parallel[i] += shift * inverse_norm[i];
+      }
+    }
+  }
 }
 
 void QueryAwarePq::whiten(const float* rows, std::size_t count, float* out) const {
@@ -162,6 +318,110 @@ void QueryAwarePq::whiten(const float* rows, std::size_t count, float* out) cons
   // W is symmetric, so the rows x̃ᵀ = xᵀ Wᵀ = xᵀ W.
   Eigen::Map<RowMajorF>(out, n, d).noalias() =
       Eigen::Map<const RowMajorF>(rows, n, d) * Eigen::Map<const RowMajorF>(data_map_.data(), d, d);
+}
+
+float QueryAwarePq::retrieval_anisotropy(MatrixView data, MatrixView queries, std::span<const std::size_t> counted,
+                                         std::span<const std::uint32_t> lists, std::size_t top) const {
+  // In the whitened space the score is <q̃, x̃>. Split each retrieving query into its part
+  // along the key, a = <q̃, x̃>/|x̃|, and the rest: η = E[a²] / (E|q̃ - a x̃/|x̃||² / (D - 1)).
+  const auto d = static_cast<Eigen::Index>(dim_);
+  const Eigen::Map<const RowMajorF> query_map(query_map_.data(), d, d);
+  const Eigen::Map<const RowMajorF> data_map(data_map_.data(), d, d);
+  double along = 0;
+  double across = 0;
+  Eigen::VectorXf x_tilde(d);
+  for (std::size_t i = 0; i < counted.size(); ++i) {
+    const Eigen::VectorXf q_tilde = query_map * Eigen::Map<const Eigen::VectorXf>(queries.row(counted[i]).data(), d);
+    const double q_norm2 = q_tilde.squaredNorm();
+    for (std::size_t j = 0; j < top; ++j) {
+      x_tilde.noalias() = data_map * Eigen::Map<const Eigen::VectorXf>(data.row(lists[i * top + j]).data(), d);
+      const double x_norm2 = x_tilde.squaredNorm();
+      if (x_norm2 <= 0) continue;
+      const double dot = q_tilde.dot(x_tilde);
+      const double a2 = dot * dot / x_norm2;
+      along += a2;
+      across += std::max(0.0, q_norm2 - a2);
+    }
+  }
+  if (dim_ < 2 || across <= 0 || along <= 0) return 1.0f;
+  const double eta = along / (across / static_cast<double>(dim_ - 1));
+  // Below 1 the key's own direction would matter less than the others: plain assignment.
+  return static_cast<float>(std::clamp(eta, 1.0, kMaxAnisotropy));
+}
+
+void QueryAwarePq::assign_anisotropic(const float* rows, std::size_t count, std::uint8_t* labels,
+                                      std::size_t threads) const {
+  // Per key x (whitened), minimise Σ_m |x_m - c_m|² + (η - 1)(<u, x - ĉ>)², u = x/|x|, by
+  // coordinate descent over the sub-spaces from the nearest codes (Guo et al., ScaNN, 2020).
+  // One product per sub-space gives both terms: <x_m, c> yields |x_m - c|² and <u_m, c>.
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  const auto kk = static_cast<Eigen::Index>(k);
+  const auto sd = static_cast<Eigen::Index>(sub);
+  std::vector<float> book_norms(sub_spaces_ * k);
+  for (std::size_t m = 0; m < sub_spaces_; ++m) {
+    const Eigen::Map<const RowMajorF> book(codebooks_.data() + m * k * sub, kk, sd);
+    Eigen::Map<Eigen::VectorXf>(book_norms.data() + m * k, kk) = book.rowwise().squaredNorm();
+  }
+  const double extra = static_cast<double>(anisotropy_) - 1.0;
+  const std::size_t blocks = (count + kAnisotropicBlock - 1) / kAnisotropicBlock;
+  const std::size_t workers = std::min(leanvec_training::resolve_threads(threads), std::max<std::size_t>(1, blocks));
+  leanvec_training::run_workers(workers, [&](std::size_t w) {
+    RowMajorF cross;
+    std::vector<float> distance(sub_spaces_ * k);
+    std::vector<float> along(sub_spaces_ * k);
+    for (std::size_t b = w; b < blocks; b += workers) {
+      const std::size_t first = b * kAnisotropicBlock;
+      const std::size_t n = std::min(kAnisotropicBlock, count - first);
+      std::vector<RowMajorF> products(sub_spaces_);
+      for (std::size_t m = 0; m < sub_spaces_; ++m) {
+        const Eigen::Map<const RowMajorF, 0, Eigen::OuterStride<>> block(
+            rows + first * dim_ + m * sub, static_cast<Eigen::Index>(n), sd,
+            Eigen::OuterStride<>(static_cast<Eigen::Index>(dim_)));
+        const Eigen::Map<const RowMajorF> book(codebooks_.data() + m * k * sub, kk, sd);
+        products[m].noalias() = block * book.transpose();
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const float* x = rows + (first + i) * dim_;
+        double norm2 = 0;
+        for (std::size_t j = 0; j < dim_; ++j) norm2 += double{x[j]} * x[j];
+        std::uint8_t* codes = labels + (first + i) * sub_spaces_;
+        if (norm2 <= 0) continue;  // keeps the nearest codes: no direction to favour
+        const double inverse_norm = 1.0 / std::sqrt(norm2);
+        // p = <u, x - ĉ> = |x| - Σ_m <u_m, c_m>.
+        double parallel = std::sqrt(norm2);
+        for (std::size_t m = 0; m < sub_spaces_; ++m) {
+          double sub_norm2 = 0;
+          for (std::size_t j = 0; j < sub; ++j) sub_norm2 += double{x[m * sub + j]} * x[m * sub + j];
+          for (std::size_t c = 0; c < k; ++c) {
+            const double dot = products[m](static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(c));
+            distance[m * k + c] = static_cast<float>(sub_norm2 - 2 * dot + book_norms[m * k + c]);
+            along[m * k + c] = static_cast<float>(dot * inverse_norm);
+          }
+          parallel -= along[m * k + codes[m]];
+        }
+        for (std::size_t sweep = 0; sweep < kAnisotropicSweeps; ++sweep) {
+          bool changed = false;
+          for (std::size_t m = 0; m < sub_spaces_; ++m) {
+            const double rest = parallel + along[m * k + codes[m]];
+            std::size_t best = codes[m];
+            double best_loss = std::numeric_limits<double>::infinity();
+            for (std::size_t c = 0; c < k; ++c) {
+              const double p = rest - along[m * k + c];
+              const double loss = distance[m * k + c] + extra * p * p;
+              if (loss < best_loss) best_loss = loss, best = c;
+            }
+            if (best != codes[m]) {
+              codes[m] = static_cast<std::uint8_t>(best);
+              changed = true;
+            }
+            parallel = rest - along[m * k + codes[m]];
+          }
+          if (!changed) break;
+        }
+      }
+    }
+  });
 }
 
 PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
@@ -185,6 +445,7 @@ PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
       assign_nearest({rows + m * sub, count, sub, dim_}, codebooks_.data() + m * k * sub, k,
                      labels.data() + first * sub_spaces_ + m, sub_spaces_, threads);
     }
+    if (anisotropy_ > 1.0f) assign_anisotropic(rows, count, labels.data() + first * sub_spaces_, threads);
   }
   return PqCodes(labels, sub_spaces_, bits_);
 }
@@ -255,10 +516,12 @@ float QueryAwarePq::estimate(std::span<const float> lut, const PqCodes& codes, s
 void QueryAwarePq::save(std::ostream& out) const {
   std::string bytes(kMagic.begin(), kMagic.end());
   put_u32(bytes, kFormatVersion);
-  put_u32(bytes, query_aware() ? kQueryAwareFlag : 0);
+  const bool anisotropic = anisotropy_ > 1.0f;
+  put_u32(bytes, (query_aware() ? kQueryAwareFlag : 0) | (anisotropic ? kAnisotropicFlag : 0));
   put_u32(bytes, static_cast<std::uint32_t>(dim_));
   put_u32(bytes, static_cast<std::uint32_t>(sub_spaces_));
   put_u32(bytes, bits_);
+  if (anisotropic) put_floats(bytes, std::vector<float>{anisotropy_});
   put_floats(bytes, data_map_);
   put_floats(bytes, query_map_);
   put_floats(bytes, codebooks_);
@@ -281,7 +544,12 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   const std::size_t dim = get_u32(header, 16);
   const std::size_t sub_spaces = get_u32(header, 20);
   const std::uint32_t bits = get_u32(header, 24);
-  if ((flags & ~kQueryAwareFlag) != 0) throw corrupt("invalid PQ codebook flags " + std::to_string(flags));
+  if ((flags & ~(kQueryAwareFlag | kAnisotropicFlag)) != 0) {
+    throw corrupt("invalid PQ codebook flags " + std::to_string(flags));
+  }
+  if ((flags & kAnisotropicFlag) != 0 && (flags & kQueryAwareFlag) == 0) {
+    throw corrupt("PQ codebook flags " + std::to_string(flags) + ": anisotropic encoding without query-aware maps");
+  }
   if (dim == 0 || dim > kMaxStoredDim) {
     throw corrupt("PQ dimension " + std::to_string(dim) + " outside 1 ... " + std::to_string(kMaxStoredDim));
   }
@@ -290,12 +558,16 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
                   std::to_string(dim));
   }
   if (bits != 4 && bits != 8) throw corrupt("PQ sub-codes of " + std::to_string(bits) + " bits; expected 4 or 8");
+  const std::size_t eta_floats = (flags & kAnisotropicFlag) != 0 ? 1 : 0;
   const std::size_t map_floats = (flags & kQueryAwareFlag) != 0 ? dim * dim : 0;
   const std::size_t book_floats = (std::size_t{1} << bits) * dim;
+  const std::string eta = read_exactly(in, 4 * eta_floats, source_name, "PQ codebook", "anisotropy");
   const std::string payload =
       read_exactly(in, 4 * (2 * map_floats + book_floats), source_name, "PQ codebook", "matrices");
   const std::string trailer = read_exactly(in, 8, source_name, "PQ codebook", "checksum");
-  if (get_u64(trailer, 0) != fnv1a(payload, fnv1a(header))) throw corrupt("PQ codebook checksum mismatch");
+  if (get_u64(trailer, 0) != fnv1a(payload, fnv1a(eta, fnv1a(header)))) {
+    throw corrupt("PQ codebook checksum mismatch");
+  }
 
   QueryAwarePq pq;
   pq.dim_ = dim;
@@ -304,6 +576,13 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   pq.data_map_ = get_floats(payload, 0, map_floats);
   pq.query_map_ = get_floats(payload, 4 * map_floats, map_floats);
   pq.codebooks_ = get_floats(payload, 8 * map_floats, book_floats);
+  if (eta_floats != 0) {
+    pq.anisotropy_ = get_floats(eta, 0, 1)[0];
+    if (!(pq.anisotropy_ > 1.0f && pq.anisotropy_ <= kMaxAnisotropy)) {
+      throw corrupt("PQ anisotropy " + std::to_string(pq.anisotropy_) + " outside (1, " +
+                    std::to_string(kMaxAnisotropy) + "]");
+    }
+  }
   if (!all_finite(pq.data_map_) || !all_finite(pq.query_map_) || !all_finite(pq.codebooks_)) {
     throw corrupt("PQ codebook holds NaN or infinite values");
   }

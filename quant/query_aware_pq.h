@@ -26,6 +26,19 @@ struct QueryAwarePqOptions {
   std::size_t max_train_rows = 65536;    // seeded sample of the data for k-means
   std::size_t max_query_rows = 100000;   // seeded sample of the queries for H
   std::size_t iterations = 20;           // Lloyd iterations per sub-space
+  // Score-aware weighting (query-aware training only): each key's k-means weight is
+  // weight_floor x (the mean count) + the number of sampled queries whose exact
+  // top-`weight_neighbours` inner products hold it, so resolution goes to the keys whose
+  // scores a top-k search ranks. 0 neighbours = unweighted, as A²ATS publishes it. The floor
+  // keeps keys no sample query ranked from being quantised arbitrarily badly.
+  std::size_t weight_neighbours = 100;
+  std::size_t max_weight_queries = 4096;  // seeded sample of the queries for the counts
+  double weight_floor = 1.0;
+  // Also from those top lists: encode each key for the error along its own direction, which
+  // the queries that retrieve it mostly share, weighted η = E[a²] / (E|q⊥|² / (D - 1))
+  // against the rest (a: a retrieving query's component along the key, in the whitened
+  // space). ScaNN's anisotropic loss, with η measured instead of chosen.
+  bool anisotropic = true;
   std::uint64_t seed = 11;
   std::size_t threads = 0;  // 0 = one per hardware thread
 };
@@ -43,8 +56,8 @@ class QueryAwarePq {
  public:
   // Plain PQ on `data`. Query-aware PQ when `sample_queries` is not empty (same columns as
   // data). Throws InvalidArgument if the dimension is not divisible by sub_spaces, bits is
-  // not 4 or 8, data has fewer rows than 2^bits centroids, dimensions differ, or a value
-  // is NaN or infinite.
+  // not 4 or 8, data has fewer rows than 2^bits centroids, dimensions differ, a value is
+  // NaN or infinite, or weight_floor is negative or not finite.
   static QueryAwarePq train(MatrixView data, MatrixView sample_queries, const QueryAwarePqOptions& options);
 
   std::size_t dim() const { return dim_; }
@@ -53,6 +66,8 @@ class QueryAwarePq {
   unsigned bits() const { return bits_; }
   std::size_t centroids() const { return std::size_t{1} << bits_; }
   bool query_aware() const { return !data_map_.empty(); }
+  // η of the anisotropic encoding; 1 = plain nearest-centroid codes.
+  float anisotropy() const { return anisotropy_; }
   std::size_t code_bytes() const { return (sub_spaces_ * bits_ + 7) / 8; }
 
   // Codes of every row of `data` (dim() columns, finite), on `threads` threads (0 = all).
@@ -85,6 +100,15 @@ class QueryAwarePq {
   QueryAwarePq() = default;
   // Rows [first, first + count) of data, whitened into out (count x dim).
   void whiten(const float* rows, std::size_t count, float* out) const;
+  // η from the sample queries `counted` and their top-`top` data rows `lists`.
+  float retrieval_anisotropy(MatrixView data, MatrixView queries, std::span<const std::size_t> counted,
+                             std::span<const std::uint32_t> lists, std::size_t top) const;
+  // Refines the nearest codes of `count` whitened rows (labels: count x sub_spaces, set to
+  // the nearest centroids) for the anisotropic loss.
+  void assign_anisotropic(const float* rows, std::size_t count, std::uint8_t* labels, std::size_t threads) const;
+  // Moves the codebooks towards the anisotropic loss's minimum over the whitened training
+  // sample (rows x dim, with its k-means weights; empty = all 1).
+  void refine_anisotropic(const float* sample, std::size_t rows, std::span<const float> weights, std::size_t threads);
 
   std::size_t dim_ = 0;
   std::size_t sub_spaces_ = 0;
@@ -92,6 +116,7 @@ class QueryAwarePq {
   std::vector<float> data_map_;   // W = H_λ^{1/2}, dim x dim; empty for plain PQ
   std::vector<float> query_map_;  // W⁻¹ = H_λ^{-1/2}, dim x dim; empty for plain PQ
   std::vector<float> codebooks_;  // sub_spaces x centroids x sub_dim, in the whitened space
+  float anisotropy_ = 1.0f;
 };
 
 }  // namespace quiver::quant

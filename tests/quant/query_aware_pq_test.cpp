@@ -20,6 +20,7 @@
 #include "quant/pq_codes.h"
 #include "quant/pq_fast_scan.h"
 #include "quant/pq_flat_search.h"
+#include "quant/exact_top_k.h"
 #include "quiver/error.h"
 #include "support/ood_synthetic.h"
 
@@ -128,6 +129,53 @@ TEST_CASE("kmeans finds well-separated clusters and assign_nearest agrees with b
   CHECK_THROWS_AS(kmeans({points.values.data(), 3, dim, dim}, 4, options), InvalidArgument);
 }
 
+TEST_CASE("weighted kmeans places a lone centroid at the weighted mean and rejects bad weights") {
+  const std::vector<float> points = {0.0f, 1.0f, 2.0f, 10.0f};
+  const StridedRows rows{points.data(), 4, 1, 1};
+  KMeansOptions options;
+  options.threads = 1;
+  CHECK(kmeans(rows, 1, options)[0] == doctest::Approx(3.25));
+  const std::vector<float> weights = {1.0f, 1.0f, 1.0f, 7.0f};
+  CHECK(kmeans(rows, 1, options, weights)[0] == doctest::Approx((0.0 + 1.0 + 2.0 + 70.0) / 10.0));
+  // Weight zero drops a row; with two centroids the weighted outlier gets its own.
+  const std::vector<float> two = kmeans(rows, 2, options, std::vector<float>{1.0f, 1.0f, 1.0f, 0.0f});
+  CHECK(std::max(two[0], two[1]) <= 2.0f);
+  CHECK_THROWS_AS(kmeans(rows, 1, options, std::vector<float>{1.0f, 1.0f}), InvalidArgument);
+  CHECK_THROWS_AS(kmeans(rows, 1, options, std::vector<float>{1.0f, -1.0f, 1.0f, 1.0f}), InvalidArgument);
+  CHECK_THROWS_AS(kmeans(rows, 1, options, std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f}), InvalidArgument);
+  CHECK_THROWS_AS(kmeans(rows, 1, options, std::vector<float>{1.0f, NAN, 1.0f, 1.0f}), InvalidArgument);
+}
+
+TEST_CASE("exact_top_k finds each chosen query's top k inner products") {
+  // More keys than one data block, so the per-block heaps are merged.
+  const Matrix keys = gaussian(9000, 12, 21);
+  const Matrix queries = gaussian(70, 12, 22);
+  std::vector<std::size_t> chosen;
+  for (std::size_t q = 0; q < queries.rows; q += 2) chosen.push_back(q);
+  const std::size_t k = 7;
+  const std::vector<std::uint32_t> lists = exact_top_k(keys, queries, chosen, k, 2);
+  REQUIRE(lists.size() == chosen.size() * k);
+  std::vector<std::pair<double, std::size_t>> scored(keys.rows);
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    for (std::size_t j = 0; j < keys.rows; ++j) scored[j] = {dot(queries.row(chosen[i]), keys.row(j)), j};
+    std::partial_sort(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k), scored.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<std::uint32_t> expected;
+    for (std::size_t j = 0; j < k; ++j) expected.push_back(static_cast<std::uint32_t>(scored[j].second));
+    std::vector<std::uint32_t> found(lists.begin() + static_cast<std::ptrdiff_t>(i * k),
+                                     lists.begin() + static_cast<std::ptrdiff_t>((i + 1) * k));
+    std::sort(expected.begin(), expected.end());
+    std::sort(found.begin(), found.end());
+    CHECK(found == expected);
+  }
+  // k beyond the data: every row, once.
+  const std::vector<std::uint32_t> all = exact_top_k(keys.view().slice(0, 5), queries, chosen, 9, 1);
+  CHECK(all.size() == chosen.size() * 5);
+  CHECK_THROWS_AS(exact_top_k(keys, gaussian(3, 11, 1), std::vector<std::size_t>{0}, k, 1), InvalidArgument);
+  CHECK_THROWS_AS(exact_top_k(keys, queries, std::vector<std::size_t>{70}, k, 1), InvalidArgument);
+  CHECK_THROWS_AS(exact_top_k(keys, queries, chosen, 0, 1), InvalidArgument);
+}
+
 TEST_CASE("4-bit codes round-trip through the fast-scan layout, with padding") {
   // 45 vectors (a partial last block) and 7 sub-spaces (an odd count).
   const std::size_t n = 45;
@@ -233,6 +281,40 @@ TEST_CASE("query-aware codebooks cut the top-score error of plain PQ on out-of-d
   }
 }
 
+TEST_CASE("score-aware training (retrieval weights, anisotropic codes) cuts the top-score error further") {
+  const testing::OodSet set = testing::ood_synthetic(6000, 4000, 100, 64, 2024);
+  QueryAwarePqOptions unweighted = options_for(16, 8);
+  unweighted.weight_neighbours = 0;
+  QueryAwarePqOptions weighted = options_for(16, 8);
+  weighted.anisotropic = false;
+  const QueryAwarePqOptions score_aware = options_for(16, 8);
+  const QueryAwarePq a = QueryAwarePq::train(set.keys, set.train_queries, unweighted);
+  const QueryAwarePq b = QueryAwarePq::train(set.keys, set.train_queries, weighted);
+  const QueryAwarePq c = QueryAwarePq::train(set.keys, set.train_queries, score_aware);
+  CHECK(a.anisotropy() == 1.0f);
+  CHECK(b.anisotropy() == 1.0f);
+  CHECK(c.anisotropy() > 1.0f);
+  const double error_a = top_score_error(a, a.encode(set.keys, 2), set.keys, set.eval_queries, 100);
+  const double error_b = top_score_error(b, b.encode(set.keys, 2), set.keys, set.eval_queries, 100);
+  const double error_c = top_score_error(c, c.encode(set.keys, 2), set.keys, set.eval_queries, 100);
+  MESSAGE("top-100 score MSE: query-aware ", error_a, ", + retrieval weights ", error_b, ", + anisotropic codes ",
+          error_c, " (eta ", c.anisotropy(), ")");
+  CHECK(error_b < error_a);
+  CHECK(error_c < error_b);
+  // η travels with the codebooks: a loaded quantizer encodes the same codes.
+  std::stringstream stream;
+  c.save(stream);
+  const QueryAwarePq loaded = QueryAwarePq::load(stream, "score-aware.bin");
+  CHECK(loaded.anisotropy() == c.anisotropy());
+  const PqCodes before = c.encode(set.keys, 2);
+  const PqCodes after = loaded.encode(set.keys, 2);
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    for (std::size_t m = 0; m < 16; ++m) REQUIRE(before.get(i, m) == after.get(i, m));
+  }
+  // Plain PQ has no queries to learn either from.
+  CHECK(QueryAwarePq::train(set.keys, MatrixView{}, score_aware).anisotropy() == 1.0f);
+}
+
 TEST_CASE("flat search re-ranks exactly: all candidates give the exact top k, fewer give high recall") {
   const testing::OodSet set = testing::ood_synthetic(3000, 2000, 40, 32, 515);
   for (const unsigned bits : {8u, 4u}) {
@@ -302,6 +384,12 @@ TEST_CASE("save and load round-trip; a damaged file is CorruptFile, a newer one 
     std::string odd_split = bytes;  // M = 5 does not divide 16; caught before the checksum
     odd_split[20] = 5;
     CHECK_THROWS_WITH_AS(load_bytes(odd_split), doctest::Contains("does not divide"), CorruptFile);
+    CHECK(loaded.anisotropy() == pq.anisotropy());
+    if (!aware) {
+      std::string no_maps = bytes;  // the anisotropic bit alone: caught before the checksum
+      no_maps[12] = 2;
+      CHECK_THROWS_WITH_AS(load_bytes(no_maps), doctest::Contains("without query-aware"), CorruptFile);
+    }
   }
 }
 
