@@ -1,7 +1,10 @@
 // Product quantization for inner-product search, optionally query-aware (A²ATS, He et al.,
 // ACL Findings 2025): codebooks are trained in the metric of the sample queries' second
 // moment, so that the error they minimise is the error of the scores <q, x>, not of the
-// vectors. Keys are encoded once (encode -> PqCodes); each query builds a lookup table
+// vectors. quiver goes further and makes them score-aware: k-means weighted by how often
+// the sample queries retrieve each key, and ScaNN's anisotropic loss (Guo et al., ICML
+// 2020) for codes and codebooks, both learned from the sample queries' exact top lists.
+// Keys are encoded once (encode -> PqCodes); each query builds a lookup table
 // (lookup_table) that pq_flat_search scans, then re-ranks the best candidates exactly.
 #pragma once
 
