@@ -326,18 +326,25 @@ float QueryAwarePq::retrieval_anisotropy(MatrixView data, MatrixView queries, st
   // along the key, a = <q̃, x̃>/|x̃|, and the rest: η = E[a²] / (E|q̃ - a x̃/|x̃||² / (D - 1)).
   const auto d = static_cast<Eigen::Index>(dim_);
   const Eigen::Map<const RowMajorF> query_map(query_map_.data(), d, d);
-  const Eigen::Map<const RowMajorF> data_map(data_map_.data(), d, d);
   double along = 0;
   double across = 0;
-  Eigen::VectorXf x_tilde(d);
+  // One query's retrieved keys, gathered and then whitened together in one product.
+  std::vector<float> keys(top * dim_);
+  std::vector<float> whitened(top * dim_);
   for (std::size_t i = 0; i < counted.size(); ++i) {
     const Eigen::VectorXf q_tilde = query_map * Eigen::Map<const Eigen::VectorXf>(queries.row(counted[i]).data(), d);
     const double q_norm2 = q_tilde.squaredNorm();
     for (std::size_t j = 0; j < top; ++j) {
-      x_tilde.noalias() = data_map * Eigen::Map<const Eigen::VectorXf>(data.row(lists[i * top + j]).data(), d);
-      const double x_norm2 = x_tilde.squaredNorm();
+      const auto row = data.row(lists[i * top + j]);
+      std::copy(row.begin(), row.end(), keys.begin() + static_cast<std::ptrdiff_t>(j * dim_));
+    }
+    whiten(keys.data(), top, whitened.data());
+    const Eigen::Map<const RowMajorF> x_tilde(whitened.data(), static_cast<Eigen::Index>(top), d);
+    const Eigen::VectorXf dots = x_tilde * q_tilde;
+    for (std::size_t j = 0; j < top; ++j) {
+      const double x_norm2 = x_tilde.row(static_cast<Eigen::Index>(j)).squaredNorm();
       if (x_norm2 <= 0) continue;
-      const double dot = q_tilde.dot(x_tilde);
+      const double dot = dots[static_cast<Eigen::Index>(j)];
       const double a2 = dot * dot / x_norm2;
       along += a2;
       across += std::max(0.0, q_norm2 - a2);
