@@ -257,11 +257,7 @@ void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std
     inverse_norm[i] = norm > 0 ? 1.0 / norm : 0.0;
   }
   for (std::size_t round = 0; round < kAnisotropicTrainingRounds; ++round) {
-    for (std::size_t m = 0; m < sub_spaces_; ++m) {
-      assign_nearest({sample + m * sub, rows, sub, dim_}, codebooks_.data() + m * k * sub, k, labels.data() + m,
-                     sub_spaces_, threads);
-    }
-    assign_anisotropic(sample, rows, labels.data(), threads);
+    assign_codes(sample, rows, labels.data(), threads);
     // p = <u, x - ĉ> per key, kept current as the sub-spaces' centroids move.
     for (std::size_t i = 0; i < rows; ++i) {
       double p = 0;
@@ -374,13 +370,12 @@ void QueryAwarePq::assign_anisotropic(const float* rows, std::size_t count, std:
   const std::size_t blocks = (count + kAnisotropicBlock - 1) / kAnisotropicBlock;
   const std::size_t workers = std::min(leanvec_training::resolve_threads(threads), std::max<std::size_t>(1, blocks));
   leanvec_training::run_workers(workers, [&](std::size_t w) {
-    RowMajorF cross;
+    std::vector<RowMajorF> products(sub_spaces_);
     std::vector<float> distance(sub_spaces_ * k);
     std::vector<float> along(sub_spaces_ * k);
     for (std::size_t b = w; b < blocks; b += workers) {
       const std::size_t first = b * kAnisotropicBlock;
       const std::size_t n = std::min(kAnisotropicBlock, count - first);
-      std::vector<RowMajorF> products(sub_spaces_);
       for (std::size_t m = 0; m < sub_spaces_; ++m) {
         const Eigen::Map<const RowMajorF, 0, Eigen::OuterStride<>> block(
             rows + first * dim_ + m * sub, static_cast<Eigen::Index>(n), sd,
@@ -431,14 +426,23 @@ void QueryAwarePq::assign_anisotropic(const float* rows, std::size_t count, std:
   });
 }
 
+void QueryAwarePq::assign_codes(const float* rows, std::size_t count, std::uint8_t* labels,
+                                std::size_t threads) const {
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  for (std::size_t m = 0; m < sub_spaces_; ++m) {
+    assign_nearest({rows + m * sub, count, sub, dim_}, codebooks_.data() + m * k * sub, k, labels + m, sub_spaces_,
+                   threads);
+  }
+  if (anisotropy_ > 1.0f) assign_anisotropic(rows, count, labels, threads);
+}
+
 PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
   if (data.cols != dim_) {
     throw InvalidArgument("QueryAwarePq::encode: data have dimension " + std::to_string(data.cols) +
                           ", the codebooks " + std::to_string(dim_));
   }
   check_finite(data, "QueryAwarePq::encode", "data");
-  const std::size_t k = centroids();
-  const std::size_t sub = sub_dim();
   std::vector<std::uint8_t> labels(data.rows * sub_spaces_);
   std::vector<float> whitened(query_aware() ? std::min(kEncodeRows, data.rows) * dim_ : 0);
   for (std::size_t first = 0; first < data.rows; first += kEncodeRows) {
@@ -448,11 +452,7 @@ PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
       whiten(rows, count, whitened.data());
       rows = whitened.data();
     }
-    for (std::size_t m = 0; m < sub_spaces_; ++m) {
-      assign_nearest({rows + m * sub, count, sub, dim_}, codebooks_.data() + m * k * sub, k,
-                     labels.data() + first * sub_spaces_ + m, sub_spaces_, threads);
-    }
-    if (anisotropy_ > 1.0f) assign_anisotropic(rows, count, labels.data() + first * sub_spaces_, threads);
+    assign_codes(rows, count, labels.data() + first * sub_spaces_, threads);
   }
   return PqCodes(labels, sub_spaces_, bits_);
 }

@@ -106,6 +106,9 @@ class QueryAwarePq {
   // η from the sample queries `counted` and their top-`top` data rows `lists`.
   float retrieval_anisotropy(MatrixView data, MatrixView queries, std::span<const std::size_t> counted,
                              std::span<const std::uint32_t> lists, std::size_t top) const;
+  // Codes of `count` whitened rows into labels (count x sub_spaces): the nearest centroids,
+  // refined for the anisotropic loss when anisotropy_ > 1.
+  void assign_codes(const float* rows, std::size_t count, std::uint8_t* labels, std::size_t threads) const;
   // Refines the nearest codes of `count` whitened rows (labels: count x sub_spaces, set to
   // the nearest centroids) for the anisotropic loss.
   void assign_anisotropic(const float* rows, std::size_t count, std::uint8_t* labels, std::size_t threads) const;
