@@ -141,11 +141,22 @@ AttentionGraph build_attention_graph(MatrixView data, MatrixView queries, Metric
   result.entry = static_cast<std::uint32_t>(exact_search(data, mean_query, 1, metric, 1)[0][0].id);
 
   // 3. Projection of the query→data bipartite graph: each query's nearest row (the
-  // pivot) links to the query's other neighbours, pruned by occlusion.
+  // pivot) links to the query's other neighbours, pruned by occlusion. Its next hits
+  // become pivots too unless some query has them as its nearest: when top hits are
+  // diverse (real attention) most rows near queries would otherwise get no
+  // query-informed list, and when a few hubs top every query (heavy-tailed norms)
+  // the hubs' lists are not flooded.
+  std::vector<bool> is_nearest(n, false);
+  for (const auto& hits : truth) is_nearest[hits.front().id] = true;
   std::vector<std::vector<std::uint32_t>> offered(n);
   for (const auto& hits : truth) {
-    auto pivot = static_cast<std::uint32_t>(hits.front().id);
-    for (std::size_t i = 1; i < hits.size(); ++i) offered[pivot].push_back(static_cast<std::uint32_t>(hits[i].id));
+    for (std::size_t p = 0; p < std::min(params.pivots, hits.size()); ++p) {
+      auto pivot = static_cast<std::uint32_t>(hits[p].id);
+      if (p > 0 && is_nearest[pivot]) continue;
+      for (std::size_t i = 0; i < hits.size(); ++i) {
+        if (i != p) offered[pivot].push_back(static_cast<std::uint32_t>(hits[i].id));
+      }
+    }
   }
   auto& lists = result.neighbours;
   parallel_for(n, threads, [&](std::size_t node, std::size_t) {

@@ -18,6 +18,7 @@ namespace quiver::engine {
 struct AttentionGraphParams {
   std::size_t degree = 32;             // M: lists hold at most 2M after connectivity enhancement
   std::size_t query_neighbours = 100;  // N_q: exact neighbours taken per sample query
+  std::size_t pivots = 3;              // a query's first hits that get lists from it (see the build)
   std::size_t beam = 200;              // L: search width of the connectivity pass
   std::size_t threads = 0;
   ProgressCallback progress;           // done/total over the build's phases

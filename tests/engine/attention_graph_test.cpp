@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "engine/attention_graph.h"
 #include "engine/exact_neighbours.h"
 #include "engine/temp_directory.h"
 #include "quiver/error.h"
@@ -92,6 +95,38 @@ TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the g
   CHECK(different > 0);
   narrow.save(dir.path());
   CHECK(Index::load(dir.path()).spec().query_neighbours == 2);
+}
+
+TEST_CASE("a sample query's next hits get lists of their own unless they are some query's nearest") {
+  // Rows on a line (L2); every sample query sits at 50.3, so its hits are 50, 51, 49, 52, …
+  // and no row but 50 is any query's nearest.
+  Matrix rows(100, 2);
+  for (std::size_t i = 0; i < rows.rows; ++i) rows.row(i)[0] = float(i);
+  Matrix queries(engine::min_attention_sample_queries, 2);
+  for (std::size_t q = 0; q < queries.rows; ++q) queries.row(q)[0] = 50.3f;
+  engine::AttentionGraphParams params;
+  params.degree = 8;
+  params.query_neighbours = 20;
+  params.threads = 1;
+  auto list_of = [](const engine::AttentionGraph& graph, std::uint32_t row) {
+    auto list = graph.neighbours[row];
+    std::sort(list.begin(), list.end());
+    return list;
+  };
+
+  params.pivots = 1;
+  auto roar = engine::build_attention_graph(rows, queries, Metric::L2, params);
+  params.pivots = 3;
+  auto spread = engine::build_attention_graph(rows, queries, Metric::L2, params);
+  CHECK(roar.entry == 50);
+  CHECK(list_of(roar, 50).size() >= params.degree);
+  CHECK(list_of(roar, 51).size() < params.degree);  // only its line neighbours and the pivot
+  for (std::uint32_t second_or_third : {51u, 49u}) {
+    auto list = list_of(spread, second_or_third);
+    CHECK(list.size() >= params.degree);
+    CHECK(std::find(list.begin(), list.end(), 50u) != list.end());
+  }
+  CHECK(list_of(spread, 52).size() < params.degree);  // the fourth hit is past `pivots`
 }
 
 TEST_CASE("attention graph bad input") {
