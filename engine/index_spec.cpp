@@ -81,7 +81,14 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       result.primary = Encoding::Lvq4x8;
     } else if (token.starts_with("qavq")) {
       result.primary = Encoding::Qavq;
-      result.pq_sub_spaces = number_after(token, "qavq", spec);
+      auto width = token.find('x');
+      result.pq_sub_spaces = number_after(token.substr(0, width), "qavq", spec);
+      result.pq_bits = 8;
+      if (width != std::string_view::npos) {
+        auto bits = token.substr(width + 1);
+        if (bits != "4" && bits != "8") bad_token(spec, token, "must be qavq<sub-spaces>, optionally with x4 or x8 bits per sub-code");
+        result.pq_bits = bits == "4" ? 4 : 8;
+      }
     } else if (token.starts_with("hnsw")) {
       result.graph = GraphKind::Hnsw;
       result.M = number_after(token, "hnsw", spec);
@@ -114,13 +121,16 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>, leanvec<d>, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>[x4], leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
   if (!rerank_given && result.reduction != Reduction::None) result.rerank = Rerank::Lvq8;
   if (!rerank_given && result.primary == Encoding::Qavq) result.rerank = Rerank::F32;
-  if (result.primary != Encoding::Qavq) result.pq_sub_spaces = 0;
+  if (result.primary != Encoding::Qavq) {
+    result.pq_sub_spaces = 0;
+    result.pq_bits = 8;
+  }
   if (result.graph != GraphKind::Attention) result.query_neighbours = default_query_neighbours;  // HNSW ignores it
   result.validate();
   return result;
@@ -135,7 +145,7 @@ std::string IndexSpec::to_string() const {
   if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
   text += "," + quiver::to_string(primary);
-  if (primary == Encoding::Qavq) text += std::to_string(pq_sub_spaces);
+  if (primary == Encoding::Qavq) text += std::to_string(pq_sub_spaces) + (pq_bits == 4 ? "x4" : "");
   if (rerank != Rerank::None || reduction != Reduction::None || primary == Encoding::Qavq) {
     text += ",rerank=" + quiver::to_string(rerank);
   }
@@ -165,6 +175,9 @@ void IndexSpec::validate() const {
     }
     if (reduction != Reduction::None) {
       throw InvalidArgument("qavq quantizes the full vectors: it does not combine with LeanVec");
+    }
+    if (pq_bits != 4 && pq_bits != 8) {
+      throw InvalidArgument("qavq sub-codes have 4 or 8 bits, not " + std::to_string(pq_bits));
     }
     if (pq_sub_spaces == 0 || pq_sub_spaces > dim || dim % pq_sub_spaces != 0) {
       throw InvalidArgument("qavq" + std::to_string(pq_sub_spaces) + ": the number of sub-spaces must divide the " +

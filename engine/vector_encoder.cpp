@@ -7,6 +7,7 @@
 #include <string>
 
 #include "quant/float16.h"
+#include "quant/pq_codes.h"
 #include "quiver/error.h"
 
 namespace quiver::engine {
@@ -137,7 +138,7 @@ VectorEncoder VectorEncoder::train(const IndexSpec& spec, MatrixView data, Matri
     }
     quant::QueryAwarePqOptions options;
     options.sub_spaces = spec.pq_sub_spaces;
-    options.bits = 8;
+    options.bits = spec.pq_bits;
     options.threads = threads;
     encoder.pq_ = quant::QueryAwarePq::train(sample, {queries.values.data(), queries.rows, spec.dim}, options);
   }
@@ -150,7 +151,9 @@ void VectorEncoder::size_codes() {
   switch (spec_.primary) {
     case Encoding::F32: primary_bytes_ = primary_dim * sizeof(float); break;
     case Encoding::F16: primary_bytes_ = primary_dim * sizeof(std::uint16_t); break;
-    case Encoding::Qavq: primary_bytes_ = spec_.pq_sub_spaces; break;
+    case Encoding::Qavq:
+      primary_bytes_ = spec_.pq_bits == 8 ? spec_.pq_sub_spaces : quant::packed_row_bytes(spec_.pq_sub_spaces);
+      break;
     default: primary_bytes_ = primary_lvq_->primary_bytes(); break;
   }
   switch (spec_.rerank) {
@@ -187,7 +190,15 @@ void VectorEncoder::encode(std::span<const float> x, std::byte* primary, std::by
       break;
     case Encoding::Qavq: {
       auto codes = pq_->encode({primary_input.data(), 1, primary_input.size()}, 1);
-      std::memcpy(primary, codes.row(0), primary_bytes_);
+      if (codes.bits() == 8) {
+        std::memcpy(primary, codes.row(0), primary_bytes_);
+      } else {
+        auto* packed = reinterpret_cast<std::uint8_t*>(primary);
+        std::fill(packed, packed + primary_bytes_, std::uint8_t{0});
+        for (std::size_t m = 0; m < codes.sub_spaces(); ++m) {
+          packed[m / 2] = static_cast<std::uint8_t>(packed[m / 2] | codes.get(0, m) << (4 * (m % 2)));
+        }
+      }
       break;
     }
     default: {
@@ -221,8 +232,12 @@ void VectorEncoder::reconstruct(const std::byte* primary, const std::byte* secon
       quant::halves_to_floats({reinterpret_cast<const std::uint16_t*>(primary), out.size()}, out);
       return;
     case Encoding::Qavq: {
-      const auto* codes = reinterpret_cast<const std::uint8_t*>(primary);
-      pq_->decode(quant::PqCodes({codes, codes + primary_bytes_}, primary_bytes_, 8), 0, out);
+      const auto* row = reinterpret_cast<const std::uint8_t*>(primary);
+      std::vector<std::uint8_t> labels(spec_.pq_sub_spaces);
+      for (std::size_t m = 0; m < labels.size(); ++m) {
+        labels[m] = static_cast<std::uint8_t>(spec_.pq_bits == 8 ? row[m] : quant::packed_nibble(row, m));
+      }
+      pq_->decode(quant::PqCodes(labels, labels.size(), spec_.pq_bits), 0, out);
       return;
     }
     default: primary_lvq_->decode(primary, secondary_bytes_ > 0 ? secondary : nullptr, out); return;
@@ -291,7 +306,11 @@ float VectorEncoder::secondary_distance(const Query& query, const std::byte* pri
     }
     case Rerank::Lvq8: value = secondary_lvq_->distance(*query.secondary_lvq, secondary); break;
     case Rerank::None:
-      if (pq_) return PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(reinterpret_cast<const char*>(primary));
+      if (pq_) {
+        const auto* codes = reinterpret_cast<const char*>(primary);
+        return spec_.pq_bits == 8 ? PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(codes)
+                                  : PqNibbleTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(codes);
+      }
       value = primary_lvq_->distance(*query.primary_lvq, primary, secondary);
       break;
   }
@@ -361,10 +380,11 @@ VectorEncoder VectorEncoder::load(const IndexSpec& spec, const std::filesystem::
   if (parts & 8) {
     encoder.pq_ = quant::QueryAwarePq::load(in, path.string());
     mismatch("qavq codebooks", encoder.pq_->dim(), spec.dim);
-    if (encoder.pq_->sub_spaces() != spec.pq_sub_spaces || encoder.pq_->bits() != 8) {
+    if (encoder.pq_->sub_spaces() != spec.pq_sub_spaces || encoder.pq_->bits() != spec.pq_bits) {
       throw CorruptFile(path.string() + ": qavq codebooks have " + std::to_string(encoder.pq_->sub_spaces()) +
                         " sub-spaces of " + std::to_string(encoder.pq_->bits()) + " bits, but the index spec '" +
-                        spec.to_string() + "' needs " + std::to_string(spec.pq_sub_spaces) + " of 8");
+                        spec.to_string() + "' needs " + std::to_string(spec.pq_sub_spaces) + " of " +
+                        std::to_string(spec.pq_bits));
     }
   }
   if (in.peek() != std::char_traits<char>::eof()) throw CorruptFile(path.string() + ": unexpected trailing bytes");

@@ -51,7 +51,7 @@ class VectorEncoder {
     std::vector<float> reduced;  // LeanVec projection; empty without reduction
     std::optional<quant::LvqCodec::Query> primary_lvq;
     std::optional<quant::LvqCodec::Query> secondary_lvq;
-    std::vector<float> pq_table;  // Qavq: sub_spaces x 256 inner products with the centroids
+    std::vector<float> pq_table;  // Qavq: sub_spaces x 2^bits inner products with the centroids
     std::span<const float> primary() const { return reduced.empty() ? std::span<const float>(full) : reduced; }
   };
   Query prepare(std::span<const float> query) const;
@@ -113,7 +113,7 @@ struct LvqDistance {
   }
 };
 
-// Qavq: the lookup table's inner product, negated.
+// Qavq, 8-bit sub-codes: the lookup table's inner product, negated.
 struct PqTableDistance {
   const float* table;
   std::size_t sub_spaces;
@@ -122,6 +122,27 @@ struct PqTableDistance {
     float sum = 0.0f;
     for (std::size_t m = 0; m < sub_spaces; ++m) sum += table[m * 256 + codes[m]];
     return -sum;
+  }
+};
+
+// Qavq, 4-bit sub-codes packed two to a byte (quant::packed_nibble): the same from a
+// 16-entry table per sub-space, which stays in L1 where the 8-bit one does not. Two
+// sums, so consecutive lookups do not wait on one another's additions.
+struct PqNibbleTableDistance {
+  const float* table;
+  std::size_t sub_spaces;
+  float operator()(const char* stored) const {
+    const auto* codes = reinterpret_cast<const std::uint8_t*>(stored);
+    float even = 0.0f;
+    float odd = 0.0f;
+    std::size_t m = 0;
+    for (; m + 1 < sub_spaces; m += 2) {
+      unsigned byte = codes[m / 2];
+      even += table[m * 16 + (byte & 15u)];
+      odd += table[(m + 1) * 16 + (byte >> 4)];
+    }
+    if (m < sub_spaces) even += table[m * 16 + (codes[m / 2] & 15u)];
+    return -(even + odd);
   }
 };
 
@@ -145,7 +166,11 @@ void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const
       }
       return;
     case Encoding::Qavq:
-      body(PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
+      if (spec_.pq_bits == 8) {
+        body(PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
+      } else {
+        body(PqNibbleTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
+      }
       return;
     case Encoding::Lvq8:
     case Encoding::Lvq4:

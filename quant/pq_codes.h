@@ -18,6 +18,11 @@ namespace quiver::quant {
 inline constexpr std::size_t kFastScanBlock = 32;
 inline constexpr std::size_t kFastScanPairBytes = 32;
 
+// One vector's 4-bit sub-codes stored on their own, as an index row rather than in
+// fast-scan blocks: sub-space m in byte m / 2, in the low nibble when m is even.
+inline std::size_t packed_row_bytes(std::size_t sub_spaces) { return (sub_spaces + 1) / 2; }
+inline unsigned packed_nibble(const std::uint8_t* row, std::size_t m) { return (row[m / 2] >> (4 * (m % 2))) & 15u; }
+
 class PqCodes {
  public:
   PqCodes() = default;

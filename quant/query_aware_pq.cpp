@@ -462,9 +462,11 @@ float QueryAwarePq::code_distance(const std::uint8_t* a, const std::uint8_t* b) 
   const std::size_t sub = sub_dim();
   float sum = 0.0f;
   for (std::size_t m = 0; m < sub_spaces_; ++m) {
-    if (a[m] == b[m]) continue;
-    const float* x = codebooks_.data() + (m * k + a[m]) * sub;
-    const float* y = codebooks_.data() + (m * k + b[m]) * sub;
+    unsigned code_a = bits_ == 8 ? a[m] : packed_nibble(a, m);
+    unsigned code_b = bits_ == 8 ? b[m] : packed_nibble(b, m);
+    if (code_a == code_b) continue;
+    const float* x = codebooks_.data() + (m * k + code_a) * sub;
+    const float* y = codebooks_.data() + (m * k + code_b) * sub;
     for (std::size_t j = 0; j < sub; ++j) sum += (x[j] - y[j]) * (x[j] - y[j]);
   }
   return sum;

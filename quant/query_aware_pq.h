@@ -79,7 +79,8 @@ class QueryAwarePq {
   void decode(const PqCodes& codes, std::size_t i, std::span<float> out) const;
 
   // Squared distance between two vectors' reconstructions in the whitened space, from
-  // their sub-codes (one byte per sub-space, as PqCodes::row holds 8-bit codes):
+  // their sub-codes (8 bits: one byte per sub-space, as PqCodes::row holds them; 4 bits:
+  // nibble-packed rows, see packed_nibble):
   // (x̂ − ŷ)ᵀ H_λ (x̂ − ŷ), i.e. how differently typical queries score the two (for
   // plain PQ, the Euclidean distance). What a graph over the codes should connect.
   float code_distance(const std::uint8_t* a, const std::uint8_t* b) const;

@@ -24,7 +24,7 @@ enum class Encoding {
   Lvq8,    // LVQ, 8 bits per component plus a per-vector step and bias
   Lvq4,    // LVQ, 4 bits per component
   Lvq4x8,  // LVQ-4 for the walk, plus an 8-bit residual level used to re-rank
-  Qavq,    // query-aware product quantization (A²ATS): one byte per sub-space, scored
+  Qavq,    // query-aware product quantization (A²ATS): 8 or 4 bits per sub-space, scored
            // through a per-query lookup table; inner product and cosine only
 };
 
@@ -50,7 +50,8 @@ struct QUIVER_API IndexSpec {
   Reduction reduction = Reduction::None;
   std::size_t reduced_dim = 0;        // LeanVec output dimension (0 without reduction)
   Rerank rerank = Rerank::None;
-  std::size_t pq_sub_spaces = 0;      // Qavq sub-spaces (bytes per vector); 0 for other encodings
+  std::size_t pq_sub_spaces = 0;      // Qavq sub-spaces; 0 for other encodings
+  unsigned pq_bits = 8;               // Qavq bits per sub-code: 8 (256 centroids) or 4 (16)
   std::size_t M = 32;                 // graph out-degree on upper layers; 2M on the base layer
   std::size_t ef_construction = 200;  // build-time search window
   // Attention graphs: exact neighbours taken per sample query (RoarGraph's N_q). More
@@ -59,7 +60,7 @@ struct QUIVER_API IndexSpec {
 
   // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "nq<N>"
   // (attention graphs' N_q), "f32" | "f16" |
-  // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>", "leanvec<d>" | "leanvec-ood<d>",
+  // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>[x4|x8]", "leanvec<d>" | "leanvec-ood<d>",
   // "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
   // without a rerank token re-ranks with lvq8, and qavq with f32. Throws InvalidArgument
   // naming the bad token.
