@@ -67,6 +67,19 @@ Candidate descend(const Graph& graph, const Distance& distance, SearchStats& sta
   return best;
 }
 
+// graph_repair.h keeps every live node reachable at level 0 from the entry point, not
+// from wherever the descent ends, so the level-0 walk starts from both: a window as
+// large as the graph then finds every node. One distance, usually never expanded.
+template <typename Distance>
+bool seed_entry_point(const Graph& graph, const Distance& distance, VisitedPool::Lease& visited, SearchStats& stats,
+                      Candidate& entry) {
+  entry.id = static_cast<std::uint32_t>(graph.enterpoint_node_);
+  if (!visited.visit(entry.id)) return false;
+  entry.distance = distance(graph.getDataByInternalId(entry.id));
+  ++stats.distances;
+  return true;
+}
+
 }  // namespace detail
 
 // Unfiltered search over a graph without tombstones: one sorted buffer of the
@@ -91,6 +104,11 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
   Candidate start = detail::descend(graph, distance, stats);
   visited.visit(start.id);
   buffer[count++] = {start.distance, start.id, false};
+  if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) {
+    buffer[count++] = {entry.distance, entry.id, false};
+    if (entry.distance < buffer[0].distance) std::swap(buffer[0], buffer[1]);
+    count = std::min(count, ef);
+  }
 
   std::vector<std::uint32_t> fresh(graph.maxM0_);
   std::size_t cursor = 0;
@@ -147,10 +165,15 @@ std::vector<Candidate> search_filtered(const Graph& graph, const Distance& dista
 
   Candidate start = detail::descend(graph, distance, stats);
   visited.visit(start.id);
-  frontier.push(start);
-  if (admit(start.id)) {
-    admitted.push(start);
-    if (admitted.size() == ef) bound = admitted.top().distance;
+  std::vector<Candidate> seeds{start};
+  if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) seeds.push_back(entry);
+  for (const Candidate& seed : seeds) {
+    frontier.push(seed);
+    if (admit(seed.id)) {
+      admitted.push(seed);
+      if (admitted.size() > ef) admitted.pop();
+      if (admitted.size() == ef) bound = admitted.top().distance;
+    }
   }
 
   while (!frontier.empty() && !detail::cancelled(cancel)) {
