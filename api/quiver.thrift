@@ -144,6 +144,10 @@ service Quiver {
   // another dimension or metric.
   void set_relevance_filter(1: string collection, 2: binary filter_file)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
+  // Detaches the collection's relevance filter (durably): hits carry relevance -1 again
+  // and min_relevance above 0 is refused. Returns whether a filter was attached.
+  bool clear_relevance_filter(1: string collection)
+      throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
 
   ServerStats stats()
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),

@@ -251,6 +251,11 @@ void ServiceHandler::set_relevance_filter(const std::string& collection, const s
   });
 }
 
+bool ServiceHandler::clear_relevance_filter(const std::string& collection) {
+  return serve("clear_relevance_filter", "collection=" + collection,
+               [&] { return registry_.lookup(collection)->clear_relevance_filter(); });
+}
+
 void ServiceHandler::stats(rpc::ServerStats& result) {
   result = serve("stats", "", [&] {
     rpc::ServerStats out;

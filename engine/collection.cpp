@@ -116,7 +116,7 @@ struct Collection::Impl {
   AttributeStore attributes;
   Index index;
 
-  // Serialises upsert, remove, checkpoint and set_relevance_filter. Searches and reads
+  // Serialises upsert, remove, checkpoint and set/clear_relevance_filter. Searches and reads
   // never take it: the index, the store and the database's reader are each safe
   // concurrently with the one writer.
   std::mutex writer;
@@ -437,6 +437,15 @@ void Collection::set_relevance_filter(RelevanceFilter filter) {
   impl_->index.set_relevance_filter(std::move(filter));  // throws for a dimension or metric mismatch
   // The filter is saved with the index, not logged: a checkpoint makes it durable now.
   impl_->checkpoint();
+}
+
+bool Collection::clear_relevance_filter() {
+  std::lock_guard guard(impl_->writer);
+  impl_->check_writable();
+  if (impl_->index.relevance_filter() == nullptr) return false;
+  impl_->index.clear_relevance_filter();
+  impl_->checkpoint();
+  return true;
 }
 
 void Collection::checkpoint() {

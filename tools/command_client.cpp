@@ -1,6 +1,7 @@
 // `quiver client`: talks to a running quiver-server (api/quiver.thrift) instead of an
 // index directory: list, stats, health, search (its queries from any file `quiver
-// search` reads) and set-filter (attaches a file `quiver train-filter` wrote). Remote failures come back as quiver::Error subclasses
+// search` reads), set-filter (attaches a file `quiver train-filter` wrote) and
+// clear-filter. Remote failures come back as quiver::Error subclasses
 // (api/client_connection.h), so main() reports them like local ones.
 #include <algorithm>
 #include <chrono>
@@ -134,11 +135,21 @@ int run_set_filter(const ClientArgs& args) {
   return 0;
 }
 
+int run_clear_filter(const ClientArgs& args) {
+  api::ClientConnection connection(args.host, args.port, args.timeout_ms);
+  bool detached = false;
+  api::call_service([&] { detached = connection.client().clear_relevance_filter(args.collection); });
+  std::printf(detached ? "detached the relevance filter of collection %s\n"
+                       : "collection %s has no relevance filter; nothing to detach\n",
+              args.collection.c_str());
+  return 0;
+}
+
 }  // namespace
 
 Command add_client_command(CLI::App& app) {
   auto args = std::make_shared<ClientArgs>();
-  CLI::App* client = app.add_subcommand("client", "Talk to a running quiver-server: list, stats, health, search, set-filter");
+  CLI::App* client = app.add_subcommand("client", "Talk to a running quiver-server: list, stats, health, search, set-filter, clear-filter");
   client->add_option("--host", args->host, "Server address")->capture_default_str();
   client->add_option("--port", args->port, "Server port")->capture_default_str();
   client->add_option("--timeout-ms", args->timeout_ms, "Connect and per-call timeout")->capture_default_str();
@@ -164,13 +175,16 @@ Command add_client_command(CLI::App& app) {
       client->add_subcommand("set-filter", "Attach a relevance filter (a file quiver train-filter wrote)");
   set_filter->add_option("collection", args->collection, "Collection name")->required();
   set_filter->add_option("filter", args->filter_file, "Relevance filter file")->required();
+  CLI::App* clear_filter = client->add_subcommand("clear-filter", "Detach a collection's relevance filter");
+  clear_filter->add_option("collection", args->collection, "Collection name")->required();
 
-  return {client, [args, list, stats, health, search, set_filter]() {
+  return {client, [args, list, stats, health, search, set_filter, clear_filter]() {
             if (list->parsed()) return run_list(*args);
             if (stats->parsed()) return run_stats(*args);
             if (health->parsed()) return run_health(*args);
             if (search->parsed()) return run_search(*args);
             if (set_filter->parsed()) return run_set_filter(*args);
+            if (clear_filter->parsed()) return run_clear_filter(*args);
             return 2;
           }};
 }

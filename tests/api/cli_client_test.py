@@ -1,8 +1,9 @@
 """`quiver client` against a running server: list, stats, health and search print what
 the server holds, and a remote failure (unknown collection) is an `error:` line and
 exit code 1, like a local one. A relevance filter trained by `quiver train-filter` and
-attached with `quiver client set-filter` scores the hits (also after a restart), and
-min_relevance cuts them; a corrupt or mismatched filter is refused. train-filter's
+attached with `quiver client set-filter` scores the hits (also after a restart) and
+min_relevance cuts them until `quiver client clear-filter` detaches it (durably); a
+corrupt or mismatched filter is refused. train-filter's
 --base-classes (the open-set protocol) reaches eval-filter, and a bad class list is refused."""
 
 import json
@@ -151,6 +152,24 @@ def main():
                 kept_some |= len(cut) > 0
                 cut_some |= len(cut) < len(hits)
             check(kept_some and cut_some, "min_relevance 0.5 kept all or nothing over 20 queries")
+        # Detached through the CLI: no relevance on hits, thresholds refused, also after a restart.
+        code, out, err = run_cli(cli, server.port, "clear-filter", "fm")
+        check(code == 0 and "detached" in out, "clear-filter: %d %r %r" % (code, out, err))
+        code, out, err = run_cli(cli, server.port, "clear-filter", "fm")
+        check(code == 0 and "nothing to detach" in out, "second clear-filter: %d %r %r" % (code, out, err))
+        code, out, err = run_cli(cli, server.port, "clear-filter", "nope")
+        check(code == 1 and "nope" in err, "clear-filter on an unknown collection: %d %r" % (code, err))
+        with Connection(server.port) as client:
+            vector = [float(v) for v in queries[0]]
+            hits = client.search("fm", SearchRequest(vector=vector, k=10))
+            check(all(h.relevance == -1.0 for h in hits), "relevance after clear-filter: %r" % hits)
+            expect_error(InvalidArgument, client.search, "fm", SearchRequest(vector=vector, k=10, min_relevance=0.5),
+                         contains="relevance")
+        check(server.terminate() == 0, "shutdown failed")
+
+        server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-3.log")
+        with Connection(server.port) as client:
+            check(not client.describe_collection("fm").has_relevance_filter, "the detach did not survive a restart")
         check(server.terminate() == 0, "shutdown failed")
     except BaseException:
         server.kill()

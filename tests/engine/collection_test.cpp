@@ -659,14 +659,28 @@ TEST_CASE("collection: a relevance filter applies to every search and survives a
       CHECK(hit.hit.relevance <= 1.0f);
     }
   }
-  auto collection = Collection::open(path, manual_checkpoints());
-  CHECK(collection.stats().has_relevance_filter);
-  auto after = collection.search(request_for(query, 10));
-  REQUIRE(after.size() == before.size());
-  for (std::size_t i = 0; i < after.size(); ++i) {
-    CHECK(after[i].hit.id == before[i].hit.id);
-    CHECK(after[i].hit.relevance == before[i].hit.relevance);
+  {
+    auto collection = Collection::open(path, manual_checkpoints());
+    CHECK(collection.stats().has_relevance_filter);
+    auto after = collection.search(request_for(query, 10));
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+      CHECK(after[i].hit.id == before[i].hit.id);
+      CHECK(after[i].hit.relevance == before[i].hit.relevance);
+    }
+
+    // Detached: hits carry no relevance, thresholds are refused, and a second detach is a no-op.
+    CHECK(collection.clear_relevance_filter());
+    CHECK_FALSE(collection.stats().has_relevance_filter);
+    auto plain = collection.search(request_for(query, 10));
+    CHECK(ids_of(plain) == ids_of(before));
+    for (const auto& hit : plain) CHECK(hit.hit.relevance < 0.0f);
+    auto request = request_for(query, 10);
+    request.min_relevance = 0.5f;
+    CHECK_THROWS_AS(collection.search(request), InvalidArgument);
+    CHECK_FALSE(collection.clear_relevance_filter());
   }
+  CHECK_FALSE(Collection::open(path, manual_checkpoints()).stats().has_relevance_filter);  // durably
 }
 
 TEST_CASE("collection: bad input is rejected and writes nothing") {

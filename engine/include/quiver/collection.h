@@ -8,7 +8,7 @@
 // and trims the log it covers.
 //
 // Concurrency: any number of threads may search, get, contains and stats while one
-// writer upserts or removes (writers, checkpoint and set_relevance_filter are serialised
+// writer upserts or removes (writers, checkpoint and set/clear_relevance_filter are serialised
 // among themselves); a search never waits for more than one index insert. Between a
 // write's commit and its return, readers may see part of it (some ids of a batch, or
 // an id's new vector before filters see its new attributes).
@@ -140,6 +140,9 @@ class QUIVER_API Collection {
   // carry Hit::relevance, filtered searches included. Throws InvalidArgument when its
   // dimension or metric differs from the collection's.
   void set_relevance_filter(RelevanceFilter filter);
+  // Detaches the relevance filter, durably (a checkpoint, as above): hits carry no
+  // relevance again and min_relevance above 0 is refused. Returns whether one was attached.
+  bool clear_relevance_filter();
 
   // Saves the index and trims the log. Writers wait; searches go on.
   void checkpoint();
