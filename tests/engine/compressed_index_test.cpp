@@ -179,8 +179,7 @@ TEST_CASE("qavq: query-aware PQ codes walked through lookup tables, re-ranked, s
   BuildOptions options;
   options.threads = 1;
   options.sample_queries = set.train_queries;
-  for (auto text : {"attn16,qavq16", "hnsw16,qavq16", "attn16,qavq32,rerank=none", "attn16,qavq32x4",
-                    "hnsw16,qavq16x4", "attn16,qavq64x4,rerank=none"}) {
+  for (auto text : {"attn16,qavq16", "hnsw16,qavq16", "attn16,qavq32,rerank=none", "hnsw16,qavq64x4,rerank=none"}) {
     CAPTURE(std::string(text));
     auto spec = IndexSpec::parse(text, Metric::InnerProduct, 64);
     CHECK(IndexSpec::parse(spec.to_string(), Metric::InnerProduct, 64).to_string() == spec.to_string());
