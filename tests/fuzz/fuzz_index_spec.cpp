@@ -30,7 +30,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (back.to_string() != canonical || back.M != spec.M || back.primary != spec.primary ||
       back.rerank != spec.rerank || back.reduction != spec.reduction || back.reduced_dim != spec.reduced_dim ||
-      back.graph != spec.graph || back.ef_construction != spec.ef_construction) {
+      back.graph != spec.graph || back.ef_construction != spec.ef_construction ||
+      back.pq_sub_spaces != spec.pq_sub_spaces || back.pq_bits != spec.pq_bits ||
+      back.query_neighbours != spec.query_neighbours) {
     std::abort();
   }
   return 0;

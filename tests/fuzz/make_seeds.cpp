@@ -193,6 +193,10 @@ void index_spec_seeds(const fs::path& out) {
     text = std::string("\x00\x00", 2) + spec;  // cosine, dimension 0: rejected
     corpus.add(2, Bytes(text.begin(), text.end()));
   }
+  for (const char* spec : {"attn32,nq800,qavq16", "hnsw16,qavq32x4,rerank=none", "qavq8x8"}) {
+    std::string text = std::string("\x00\x40", 2) + spec;  // inner product, dimension 128
+    corpus.add(1, Bytes(text.begin(), text.end()));
+  }
 }
 
 }  // namespace
