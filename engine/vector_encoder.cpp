@@ -152,7 +152,9 @@ void VectorEncoder::size_codes() {
     case Encoding::F32: primary_bytes_ = primary_dim * sizeof(float); break;
     case Encoding::F16: primary_bytes_ = primary_dim * sizeof(std::uint16_t); break;
     case Encoding::Qavq:
-      primary_bytes_ = spec_.pq_bits == 8 ? spec_.pq_sub_spaces : quant::packed_row_bytes(spec_.pq_sub_spaces);
+      // Padded to 4 bytes: hnswlib lays each node's codes between its link lists, which
+      // must stay aligned for their 32-bit counts.
+      primary_bytes_ = (pq_code_bytes() + 3) / 4 * 4;
       break;
     default: primary_bytes_ = primary_lvq_->primary_bytes(); break;
   }
@@ -190,11 +192,11 @@ void VectorEncoder::encode(std::span<const float> x, std::byte* primary, std::by
       break;
     case Encoding::Qavq: {
       auto codes = pq_->encode({primary_input.data(), 1, primary_input.size()}, 1);
+      auto* packed = reinterpret_cast<std::uint8_t*>(primary);
+      std::fill(packed, packed + primary_bytes_, std::uint8_t{0});
       if (codes.bits() == 8) {
-        std::memcpy(primary, codes.row(0), primary_bytes_);
+        std::memcpy(primary, codes.row(0), pq_code_bytes());
       } else {
-        auto* packed = reinterpret_cast<std::uint8_t*>(primary);
-        std::fill(packed, packed + primary_bytes_, std::uint8_t{0});
         for (std::size_t m = 0; m < codes.sub_spaces(); ++m) {
           packed[m / 2] = static_cast<std::uint8_t>(packed[m / 2] | codes.get(0, m) << (4 * (m % 2)));
         }

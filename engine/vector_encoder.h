@@ -74,7 +74,10 @@ class VectorEncoder {
   std::optional<quant::LvqCodec> primary_lvq_;    // primary LVQ codes (and the 4x8 residual level)
   std::optional<quant::LvqCodec> secondary_lvq_;  // rerank=lvq8 codes at full dimension
   std::optional<quant::QueryAwarePq> pq_;         // qavq primary codes
-  float pq_inner_product(const std::byte* primary, const std::byte* other) const;  // decoded <a, b>
+  // The qavq codes of one vector before padding: a byte per 8-bit sub-code, or nibbles.
+  std::size_t pq_code_bytes() const {
+    return spec_.pq_bits == 8 ? spec_.pq_sub_spaces : quant::packed_row_bytes(spec_.pq_sub_spaces);
+  }
   std::size_t primary_bytes_ = 0;
   std::size_t secondary_bytes_ = 0;
 };

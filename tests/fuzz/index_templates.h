@@ -46,6 +46,7 @@ inline std::vector<IndexTemplate> build_index_templates(const std::filesystem::p
       {"hnsw4", Metric::L2},
       {"hnsw4,lvq8,rerank=f16", Metric::Cosine},
       {"hnsw4,leanvec4,lvq4", Metric::InnerProduct},
+      {"hnsw4,qavq4x4,rerank=none", Metric::InnerProduct},
   };
   std::vector<IndexTemplate> templates;
   std::uint32_t seed = 7;
