@@ -86,7 +86,9 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       result.pq_bits = 8;
       if (width != std::string_view::npos) {
         auto bits = token.substr(width + 1);
-        if (bits != "4" && bits != "8") bad_token(spec, token, "must be qavq<sub-spaces>, optionally with x4 or x8 bits per sub-code");
+        if (bits != "4" && bits != "8") {
+          bad_token(spec, token, "must be qavq<sub-spaces>, optionally with x4 or x8 bits per sub-code");
+        }
         result.pq_bits = bits == "4" ? 4 : 8;
       }
     } else if (token.starts_with("hnsw")) {
@@ -121,7 +123,8 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, qavq<sub-spaces>[x4], leanvec<d>, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, "
+                "qavq<sub-spaces>[x4], leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }

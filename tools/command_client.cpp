@@ -149,7 +149,8 @@ int run_clear_filter(const ClientArgs& args) {
 
 Command add_client_command(CLI::App& app) {
   auto args = std::make_shared<ClientArgs>();
-  CLI::App* client = app.add_subcommand("client", "Talk to a running quiver-server: list, stats, health, search, set-filter, clear-filter");
+  CLI::App* client = app.add_subcommand(
+      "client", "Talk to a running quiver-server: list, stats, health, search, set-filter, clear-filter");
   client->add_option("--host", args->host, "Server address")->capture_default_str();
   client->add_option("--port", args->port, "Server port")->capture_default_str();
   client->add_option("--timeout-ms", args->timeout_ms, "Connect and per-call timeout")->capture_default_str();
