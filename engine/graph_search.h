@@ -165,16 +165,16 @@ std::vector<Candidate> search_filtered(const Graph& graph, const Distance& dista
 
   Candidate start = detail::descend(graph, distance, stats);
   visited.visit(start.id);
-  std::vector<Candidate> seeds{start};
-  if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) seeds.push_back(entry);
-  for (const Candidate& seed : seeds) {
-    frontier.push(seed);
-    if (admit(seed.id)) {
-      admitted.push(seed);
+  auto seed = [&](const Candidate& candidate) {
+    frontier.push(candidate);
+    if (admit(candidate.id)) {
+      admitted.push(candidate);
       if (admitted.size() > ef) admitted.pop();
       if (admitted.size() == ef) bound = admitted.top().distance;
     }
-  }
+  };
+  seed(start);
+  if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) seed(entry);
 
   while (!frontier.empty() && !detail::cancelled(cancel)) {
     Candidate current = frontier.top();
