@@ -75,18 +75,23 @@ double recall_at(const std::vector<std::vector<Hit>>& found, IntMatrixView truth
   return static_cast<double>(hits) / static_cast<double>(found.size() * k);
 }
 
-// The three trainings compared at each M; rows come out in this order.
+// The trainings compared at each M; rows come out in this order, each adding one step.
 struct Method {
   const char* name;
   bool query_aware;
+  bool balanced;  // QueryAwarePqOptions::balance_sub_spaces
   bool score_weighted;
   bool anisotropic;
 };
-constexpr Method kMethods[] = {{"plain", false, false, false},
-                               {"query-aware", true, false, false},
-                               {"+ retrieval weights", true, true, false},
-                               {"score-aware", true, true, true}};
+constexpr Method kMethods[] = {{"plain", false, false, false, false},
+                               {"plain + rotation", false, true, false, false},
+                               {"query-aware", true, false, false, false},
+                               {"+ rotation", true, true, false, false},
+                               {"+ retrieval weights", true, true, true, false},
+                               {"score-aware", true, true, true, true}};
 constexpr std::size_t kMethodCount = std::size(kMethods);
+// The row that isolates what the queries add: plain PQ with the same rotation.
+constexpr std::size_t kRotatedPlainRow = 1;
 
 PqBenchRow measure(const Method& method, const Dataset& data, IntMatrixView truth, std::size_t sub_spaces,
                    const std::vector<std::size_t>& sample, const PqBenchOptions& options, std::ostream& log) {
@@ -95,6 +100,7 @@ PqBenchRow measure(const Method& method, const Dataset& data, IntMatrixView trut
   pq_options.weight_neighbours = method.score_weighted ? options.weight_neighbours : 0;
   pq_options.weight_floor = options.weight_floor;
   pq_options.anisotropic = method.anisotropic;
+  pq_options.balance_sub_spaces = method.balanced;
   pq_options.sub_spaces = sub_spaces;
   pq_options.bits = options.bits;
   pq_options.ridge = options.ridge;
@@ -191,7 +197,7 @@ void print_pq_table(std::ostream& out, const std::string& dataset, const PqBench
     for (const PqRecallPoint& p : row.recall) out << " " << fixed(p.qps, 0) << " |";
     out << "\n";
   }
-  out << "\nQuery-aware and score-aware / plain at equal M (target: top-" << options.top
+  out << "\nEach row / plain at equal M (target: top-" << options.top
       << " MSE ratio <= 0.5, higher recall):\n\n";
   for (std::size_t i = 0; i < rows.size(); ++i) {
     if (i % kMethodCount == 0) continue;
@@ -206,6 +212,12 @@ void print_pq_table(std::ostream& out, const std::string& dataset, const PqBench
     }
     out << ", QPS ratio at R=" << plain.recall.front().candidates << " "
         << fixed(aware.recall.front().qps / plain.recall.front().qps, 2) << "\n";
+    if (i % kMethodCount == kMethodCount - 1) {
+      const PqBenchRow& rotated = rows[i - i % kMethodCount + kRotatedPlainRow];
+      out << "- " << aware.method << " / " << rotated.method << " M=" << plain.sub_spaces << ": top-" << options.top
+          << " MSE ratio " << fixed(aware.top_mse / rotated.top_mse, 3) << ", all-keys MSE ratio "
+          << fixed(aware.all_mse / rotated.all_mse, 3) << "\n";
+    }
   }
 }
 

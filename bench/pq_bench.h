@@ -39,8 +39,10 @@ struct PqRecallPoint {
 };
 
 struct PqBenchRow {
-  // "plain", "query-aware" (A²ATS), "+ retrieval weights" (k-means weighted by how often
-  // sample queries retrieve each key) or "score-aware" (that, and anisotropic encoding)
+  // "plain", "plain + rotation" (OPQ's eigenvalue allocation), "query-aware" (A²ATS),
+  // "+ rotation" (that, balanced after whitening), "+ retrieval weights" (k-means weighted
+  // by how often sample queries retrieve each key) or "score-aware" (that, and anisotropic
+  // encoding; quiver's default)
   std::string method;
   std::size_t sub_spaces = 0;
   unsigned bits = 0;

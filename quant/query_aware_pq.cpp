@@ -24,21 +24,23 @@ using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 // Stored layout, all little-endian:
 //   offset 0   8 bytes  magic "QVQAPQCB"
-//          8   u32      format version (1)
+//          8   u32      format version (2; version 1 files hold only symmetric maps, A = W)
 //         12   u32      flags: bit 0 = query-aware (the two maps follow), bit 1 = anisotropic
-//                       encoding (η follows); other bits zero
+//                       encoding (η follows), bit 2 = plain PQ with a rotation (the two maps
+//                       follow, both R); other bits zero
 //         16   u32      dimension D (1 ... 65536)
 //         20   u32      sub-spaces M (1 ... D, dividing D)
 //         24   u32      bits per sub-code (4 or 8)
 //         28   float32  anisotropic only: η (> 1, at most kMaxAnisotropy)
-//                       query-aware only: W[D x D], then W⁻¹[D x D], row-major
+//                       with maps: A[D x D], then B = A⁻ᵀ[D x D], row-major
 //                       codebooks[M x 2^bits x D/M]
 //        end   u64      FNV-1a 64 of every byte before it
 constexpr std::array<char, 8> kMagic = {'Q', 'V', 'Q', 'A', 'P', 'Q', 'C', 'B'};
-constexpr std::uint32_t kFormatVersion = 1;
+constexpr std::uint32_t kFormatVersion = 2;
 constexpr std::size_t kHeaderBytes = 28;
 constexpr std::uint32_t kQueryAwareFlag = 1;
 constexpr std::uint32_t kAnisotropicFlag = 2;
+constexpr std::uint32_t kRotationOnlyFlag = 4;
 // η beyond this would let the parallel error alone decide every code.
 constexpr double kMaxAnisotropy = 1000.0;
 // Keys per anisotropic-assignment block: M products of 256 x 2^bits floats stay in cache.
@@ -50,6 +52,8 @@ constexpr std::size_t kAnisotropicTrainingRounds = 4;
 constexpr std::size_t kMaxStoredDim = 65536;
 // Rows whitened at a time by encode: bounds the temporary to 16384 x D floats.
 constexpr std::size_t kEncodeRows = 16384;
+// Training rows rotated at a time: bounds that temporary to 4096 x D floats.
+constexpr Eigen::Index kRotateRows = 4096;
 
 using namespace stored_bytes;
 
@@ -164,6 +168,96 @@ TrainingSample training_sample(std::size_t rows, std::span<const std::uint32_t> 
   return sample;
 }
 
+// An orthogonal R (dim x dim, rows the new axes) that deals the principal directions of
+// the weighted rows to the sub-spaces so that each holds about the same product of
+// variances: the non-parametric OPQ initialisation (Ge et al., CVPR 2013). PQ's error
+// falls with that product, so no sub-space is left with most of the variance (contiguous
+// coordinates of attention keys come in high-variance rotary pairs).
+Eigen::MatrixXd balanced_rotation(const float* rows, std::size_t count, std::size_t dim, std::span<const float> weights,
+                                  std::size_t sub_spaces) {
+  const auto d = static_cast<Eigen::Index>(dim);
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(d);
+  double total = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const double w = weights.empty() ? 1.0 : double{weights[i]};
+    mean += w * Eigen::Map<const Eigen::VectorXf>(rows + i * dim, d).cast<double>();
+    total += w;
+  }
+  if (total <= 0) return Eigen::MatrixXd::Identity(d, d);
+  mean /= total;
+  // Σ w (x - mean)(x - mean)ᵀ, one product per block of weighted, centred rows.
+  constexpr std::size_t kBlock = 4096;
+  Eigen::MatrixXd covariance = Eigen::MatrixXd::Zero(d, d);
+  Eigen::MatrixXd block;
+  for (std::size_t first = 0; first < count; first += kBlock) {
+    const std::size_t n = std::min(kBlock, count - first);
+    block.resize(static_cast<Eigen::Index>(n), d);
+    for (std::size_t i = 0; i < n; ++i) {
+      const double w = weights.empty() ? 1.0 : double{weights[first + i]};
+      block.row(static_cast<Eigen::Index>(i)) =
+          std::sqrt(w) * (Eigen::Map<const Eigen::VectorXf>(rows + (first + i) * dim, d).cast<double>() - mean);
+    }
+    covariance.selfadjointView<Eigen::Lower>().rankUpdate(block.transpose());
+  }
+  covariance = covariance.selfadjointView<Eigen::Lower>();
+  const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver(covariance);
+  if (solver.info() != Eigen::Success) return Eigen::MatrixXd::Identity(d, d);
+  const Eigen::VectorXd& values = solver.eigenvalues();  // ascending
+  const double tiny = 1e-12 * std::max(values.maxCoeff(), 1e-30);
+  const std::size_t sub = dim / sub_spaces;
+  std::vector<double> log_product(sub_spaces, 0.0);
+  std::vector<std::size_t> filled(sub_spaces, 0);
+  Eigen::MatrixXd rotation(d, d);
+  for (Eigen::Index j = d - 1; j >= 0; --j) {
+    // Largest variance first, each to the open sub-space with the least product so far;
+    // empty sub-spaces first, so the M largest directions land one per sub-space.
+    std::size_t best = sub_spaces;
+    for (std::size_t m = 0; m < sub_spaces; ++m) {
+      if (filled[m] == sub) continue;
+      if (best == sub_spaces || (filled[m] == 0) > (filled[best] == 0) ||
+          ((filled[m] == 0) == (filled[best] == 0) && log_product[m] < log_product[best])) {
+        best = m;
+      }
+    }
+    rotation.row(static_cast<Eigen::Index>(best * sub + filled[best])) = solver.eigenvectors().col(j).transpose();
+    log_product[best] += std::log(std::max(values[j], tiny));
+    ++filled[best];
+  }
+  return rotation;
+}
+
+struct Codebooks {
+  std::vector<float> centroids;  // sub_spaces x k x sub_dim
+  double distortion = 0;         // weighted squared distance of the sample to its codes
+};
+
+// k-means per sub-space of the (mapped) training sample, rows x dim.
+Codebooks train_codebooks(const float* sample, std::size_t rows, std::size_t dim, std::size_t sub_spaces,
+                          std::size_t k, std::span<const float> weights, const QueryAwarePqOptions& options) {
+  const std::size_t sub = dim / sub_spaces;
+  Codebooks books;
+  books.centroids.resize(sub_spaces * k * sub);
+  std::vector<std::uint8_t> labels(rows);
+  for (std::size_t m = 0; m < sub_spaces; ++m) {
+    KMeansOptions kmeans_options;
+    kmeans_options.iterations = options.iterations;
+    kmeans_options.seed = options.seed + m;
+    kmeans_options.threads = options.threads;
+    const StridedRows block{sample + m * sub, rows, sub, dim};
+    const std::vector<float> centroids = kmeans(block, k, kmeans_options, weights);
+    std::copy(centroids.begin(), centroids.end(), books.centroids.begin() + static_cast<std::ptrdiff_t>(m * k * sub));
+    assign_nearest(block, centroids.data(), k, labels.data(), 1, options.threads);
+    for (std::size_t i = 0; i < rows; ++i) {
+      const float* x = sample + i * dim + m * sub;
+      const float* c = centroids.data() + labels[i] * sub;
+      double d2 = 0;
+      for (std::size_t j = 0; j < sub; ++j) d2 += (double{x[j]} - c[j]) * (double{x[j]} - c[j]);
+      books.distortion += (weights.empty() ? 1.0 : double{weights[i]}) * d2;
+    }
+  }
+  return books;
+}
+
 }  // namespace
 
 QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, const QueryAwarePqOptions& options) {
@@ -215,24 +309,46 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
     const auto row = data.row(chosen[i]);
     std::copy(row.begin(), row.end(), sample.begin() + static_cast<std::ptrdiff_t>(i * pq.dim_));
   }
-  if (pq.query_aware()) {
+  if (pq.mapped()) {
     std::vector<float> whitened(sample.size());
     pq.whiten(sample.data(), chosen.size(), whitened.data());
     sample = std::move(whitened);
   }
-
-  const std::size_t k = pq.centroids();
-  const std::size_t sub = pq.sub_dim();
-  pq.codebooks_.resize(pq.sub_spaces_ * k * sub);
-  for (std::size_t m = 0; m < pq.sub_spaces_; ++m) {
-    KMeansOptions kmeans_options;
-    kmeans_options.iterations = options.iterations;
-    kmeans_options.seed = options.seed + m;
-    kmeans_options.threads = options.threads;
-    const std::vector<float> centroids =
-        kmeans({sample.data() + m * sub, chosen.size(), sub, pq.dim_}, k, kmeans_options, training.weights);
-    std::copy(centroids.begin(), centroids.end(), pq.codebooks_.begin() + static_cast<std::ptrdiff_t>(m * k * sub));
+  Codebooks codebooks = train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
+                                        training.weights, options);
+  if (options.balance_sub_spaces && pq.sub_spaces_ > 1) {
+    // Kept only where it lowers the distortion: the split it replaces may follow structure
+    // (clusters, rotary pairs) that the variances alone do not show.
+    const Eigen::MatrixXd rotation =
+        balanced_rotation(sample.data(), chosen.size(), pq.dim_, training.weights, pq.sub_spaces_);
+    const auto d = static_cast<Eigen::Index>(pq.dim_);
+    const Eigen::MatrixXf rotation_f = rotation.cast<float>();
+    std::vector<float> rotated(sample.size());
+    const Eigen::Map<const RowMajorF> rows(sample.data(), static_cast<Eigen::Index>(chosen.size()), d);
+    Eigen::Map<RowMajorF> rotated_rows(rotated.data(), rows.rows(), d);
+    for (Eigen::Index first = 0; first < rows.rows(); first += kRotateRows) {
+      const Eigen::Index count = std::min<Eigen::Index>(kRotateRows, rows.rows() - first);
+      rotated_rows.middleRows(first, count).noalias() = rows.middleRows(first, count) * rotation_f.transpose();
+    }
+    Codebooks balanced = train_codebooks(rotated.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
+                                         training.weights, options);
+    if (balanced.distortion < codebooks.distortion) {
+      codebooks = std::move(balanced);
+      sample = std::move(rotated);
+      if (pq.mapped()) {
+        // A = R W, B = A⁻ᵀ = R W⁻¹ (R orthogonal, W symmetric): scores and whitened norms stay.
+        const Eigen::Map<const RowMajorF> w(pq.data_map_.data(), d, d);
+        const Eigen::Map<const RowMajorF> w_inverse(pq.query_map_.data(), d, d);
+        pq.data_map_ = to_row_major(rotation * w.cast<double>());
+        pq.query_map_ = to_row_major(rotation * w_inverse.cast<double>());
+      } else {
+        pq.data_map_ = to_row_major(rotation);
+        pq.query_map_ = pq.data_map_;
+        pq.rotation_only_ = true;
+      }
+    }
   }
+  pq.codebooks_ = std::move(codebooks.centroids);
   if (pq.anisotropy_ > 1.0f) pq.refine_anisotropic(sample.data(), chosen.size(), training.weights, options.threads);
   return pq;
 }
@@ -311,9 +427,9 @@ void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std
 void QueryAwarePq::whiten(const float* rows, std::size_t count, float* out) const {
   const auto d = static_cast<Eigen::Index>(dim_);
   const auto n = static_cast<Eigen::Index>(count);
-  // W is symmetric, so the rows x̃ᵀ = xᵀ Wᵀ = xᵀ W.
+  // The rows x̃ᵀ = xᵀ Aᵀ.
   Eigen::Map<RowMajorF>(out, n, d).noalias() =
-      Eigen::Map<const RowMajorF>(rows, n, d) * Eigen::Map<const RowMajorF>(data_map_.data(), d, d);
+      Eigen::Map<const RowMajorF>(rows, n, d) * Eigen::Map<const RowMajorF>(data_map_.data(), d, d).transpose();
 }
 
 float QueryAwarePq::retrieval_anisotropy(MatrixView data, MatrixView queries, std::span<const std::size_t> counted,
@@ -444,11 +560,11 @@ PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
   }
   check_finite(data, "QueryAwarePq::encode", "data");
   std::vector<std::uint8_t> labels(data.rows * sub_spaces_);
-  std::vector<float> whitened(query_aware() ? std::min(kEncodeRows, data.rows) * dim_ : 0);
+  std::vector<float> whitened(mapped() ? std::min(kEncodeRows, data.rows) * dim_ : 0);
   for (std::size_t first = 0; first < data.rows; first += kEncodeRows) {
     const std::size_t count = std::min(kEncodeRows, data.rows - first);
     const float* rows = data.data + first * dim_;
-    if (query_aware()) {
+    if (mapped()) {
       whiten(rows, count, whitened.data());
       rows = whitened.data();
     }
@@ -485,13 +601,15 @@ void QueryAwarePq::decode(const PqCodes& codes, std::size_t i, std::span<float> 
     const float* c = codebooks_.data() + (m * k + codes.get(i, m)) * sub;
     std::copy(c, c + sub, whitened.begin() + static_cast<std::ptrdiff_t>(m * sub));
   }
-  if (!query_aware()) {
+  if (!mapped()) {
     std::copy(whitened.begin(), whitened.end(), out.begin());
     return;
   }
   const auto d = static_cast<Eigen::Index>(dim_);
+  // x̂ = A⁻¹ x̃̂ = Bᵀ x̃̂, B = A⁻ᵀ being the query map.
   Eigen::Map<Eigen::VectorXf>(out.data(), d).noalias() =
-      Eigen::Map<const RowMajorF>(query_map_.data(), d, d) * Eigen::Map<const Eigen::VectorXf>(whitened.data(), d);
+      Eigen::Map<const RowMajorF>(query_map_.data(), d, d).transpose() *
+      Eigen::Map<const Eigen::VectorXf>(whitened.data(), d);
 }
 
 void QueryAwarePq::lookup_table(std::span<const float> query, std::span<float> lut) const {
@@ -502,8 +620,8 @@ void QueryAwarePq::lookup_table(std::span<const float> query, std::span<float> l
   }
   const auto d = static_cast<Eigen::Index>(dim_);
   Eigen::VectorXf transformed = Eigen::Map<const Eigen::VectorXf>(query.data(), d);
-  if (query_aware()) {
-    // q̃ = W⁻ᵀ q = W⁻¹ q (symmetric), so that <q̃, x̃> = <q, x>.
+  if (mapped()) {
+    // q̃ = B q = A⁻ᵀ q, so that <q̃, x̃> = qᵀ A⁻¹ A x = <q, x>.
     transformed = Eigen::Map<const RowMajorF>(query_map_.data(), d, d) * transformed;
   }
   const auto k = static_cast<Eigen::Index>(centroids());
@@ -526,7 +644,8 @@ void QueryAwarePq::save(std::ostream& out) const {
   std::string bytes(kMagic.begin(), kMagic.end());
   put_u32(bytes, kFormatVersion);
   const bool anisotropic = anisotropy_ > 1.0f;
-  put_u32(bytes, (query_aware() ? kQueryAwareFlag : 0) | (anisotropic ? kAnisotropicFlag : 0));
+  put_u32(bytes, (query_aware() ? kQueryAwareFlag : 0) | (anisotropic ? kAnisotropicFlag : 0) |
+                     (rotation_only_ ? kRotationOnlyFlag : 0));
   put_u32(bytes, static_cast<std::uint32_t>(dim_));
   put_u32(bytes, static_cast<std::uint32_t>(sub_spaces_));
   put_u32(bytes, bits_);
@@ -553,7 +672,8 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   const std::size_t dim = get_u32(header, 16);
   const std::size_t sub_spaces = get_u32(header, 20);
   const std::uint32_t bits = get_u32(header, 24);
-  if ((flags & ~(kQueryAwareFlag | kAnisotropicFlag)) != 0) {
+  if ((flags & ~(kQueryAwareFlag | kAnisotropicFlag | kRotationOnlyFlag)) != 0 ||
+      ((flags & kQueryAwareFlag) != 0 && (flags & kRotationOnlyFlag) != 0)) {
     throw corrupt("invalid PQ codebook flags " + std::to_string(flags));
   }
   if ((flags & kAnisotropicFlag) != 0 && (flags & kQueryAwareFlag) == 0) {
@@ -568,7 +688,7 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   }
   if (bits != 4 && bits != 8) throw corrupt("PQ sub-codes of " + std::to_string(bits) + " bits; expected 4 or 8");
   const std::size_t eta_floats = (flags & kAnisotropicFlag) != 0 ? 1 : 0;
-  const std::size_t map_floats = (flags & kQueryAwareFlag) != 0 ? dim * dim : 0;
+  const std::size_t map_floats = (flags & (kQueryAwareFlag | kRotationOnlyFlag)) != 0 ? dim * dim : 0;
   const std::size_t book_floats = (std::size_t{1} << bits) * dim;
   const std::string eta = read_exactly(in, 4 * eta_floats, source_name, "PQ codebook", "anisotropy");
   const std::string payload =
@@ -582,6 +702,7 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   pq.dim_ = dim;
   pq.sub_spaces_ = sub_spaces;
   pq.bits_ = bits;
+  pq.rotation_only_ = (flags & kRotationOnlyFlag) != 0;
   pq.data_map_ = get_floats(payload, 0, map_floats);
   pq.query_map_ = get_floats(payload, 4 * map_floats, map_floats);
   pq.codebooks_ = get_floats(payload, 8 * map_floats, book_floats);

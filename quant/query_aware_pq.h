@@ -42,19 +42,26 @@ struct QueryAwarePqOptions {
   // against the rest (a: a retrieving query's component along the key, in the whitened
   // space). ScaNN's anisotropic loss, with η measured instead of chosen.
   bool anisotropic = true;
+  // Rotate the (whitened) space so that every sub-space holds about the same product of
+  // principal variances before splitting it: OPQ's eigenvalue allocation (Ge et al., 2013).
+  // Contiguous coordinates are a poor split when variance sits in a few directions, as it
+  // does after whitening. Kept only when its k-means distortion on the training sample is
+  // lower than the contiguous split's (which costs a second k-means).
+  bool balance_sub_spaces = true;
   std::uint64_t seed = 11;
   std::size_t threads = 0;  // 0 = one per hardware thread
 };
 
 // Query-aware PQ. With H_λ = H + λ·tr(H)/D·I = V Λ Vᵀ (H = E[q qᵀ], uncentred), let
-// W = H_λ^{1/2} = V Λ^{1/2} Vᵀ, a symmetric rotation-scale-rotation. Data are quantized as
-// x̃ = W x with ordinary PQ (independent sub-spaces, so lookup tables work), and decode to
-// x̂ = W⁻¹ x̃̂. Then ‖x̃ − x̃̂‖² = (x − x̂)ᵀ Wᵀ W (x − x̂) = (x − x̂)ᵀ H_λ (x − x̂), which for
-// λ = 0 is E_q[(qᵀ(x − x̂))²]: Euclidean k-means in the whitened space minimises the score
-// error. Queries map to q̃ = W⁻¹ q (= W⁻ᵀ q, W being symmetric), and
-// <q̃, x̃̂> = qᵀ W⁻¹ W x̂ = <q, x̂>, so the lookup table gives the score of the decoded vector
-// exactly. Trained without queries it is plain PQ (W = I). Immutable once trained or
-// loaded: concurrent encodes and lookups need no locking.
+// W = H_λ^{1/2} = V Λ^{1/2} Vᵀ and A = R W, R the orthogonal balancing rotation (I without
+// balance_sub_spaces). Data are quantized as x̃ = A x with ordinary PQ (independent
+// sub-spaces, so lookup tables work), and decode to x̂ = A⁻¹ x̃̂. Then
+// ‖x̃ − x̃̂‖² = (x − x̂)ᵀ Aᵀ A (x − x̂) = (x − x̂)ᵀ H_λ (x − x̂), which for λ = 0 is
+// E_q[(qᵀ(x − x̂))²]: Euclidean k-means in the whitened space minimises the score error.
+// Queries map to q̃ = B q, B = A⁻ᵀ = R W⁻¹, and <q̃, x̃̂> = qᵀ A⁻¹ A x̂ = <q, x̂>, so the
+// lookup table gives the score of the decoded vector exactly. Trained without queries it
+// is plain PQ (W = I; A = B = R). Immutable once trained or loaded: concurrent encodes and
+// lookups need no locking.
 class QueryAwarePq {
  public:
   // Plain PQ on `data`. Query-aware PQ when `sample_queries` is not empty (same columns as
@@ -68,7 +75,7 @@ class QueryAwarePq {
   std::size_t sub_dim() const { return dim_ / sub_spaces_; }
   unsigned bits() const { return bits_; }
   std::size_t centroids() const { return std::size_t{1} << bits_; }
-  bool query_aware() const { return !data_map_.empty(); }
+  bool query_aware() const { return mapped() && !rotation_only_; }
   // η of the anisotropic encoding; 1 = plain nearest-centroid codes.
   float anisotropy() const { return anisotropy_; }
   std::size_t code_bytes() const { return (sub_spaces_ * bits_ + 7) / 8; }
@@ -102,7 +109,9 @@ class QueryAwarePq {
 
  private:
   QueryAwarePq() = default;
-  // Rows [first, first + count) of data, whitened into out (count x dim).
+  // Whether vectors pass through A (and queries through B) before the sub-space split.
+  bool mapped() const { return !data_map_.empty(); }
+  // `count` rows mapped through A into out (count x dim).
   void whiten(const float* rows, std::size_t count, float* out) const;
   // η from the sample queries `counted` and their top-`top` data rows `lists`.
   float retrieval_anisotropy(MatrixView data, MatrixView queries, std::span<const std::size_t> counted,
@@ -120,8 +129,9 @@ class QueryAwarePq {
   std::size_t dim_ = 0;
   std::size_t sub_spaces_ = 0;
   unsigned bits_ = 8;
-  std::vector<float> data_map_;   // W = H_λ^{1/2}, dim x dim; empty for plain PQ
-  std::vector<float> query_map_;  // W⁻¹ = H_λ^{-1/2}, dim x dim; empty for plain PQ
+  std::vector<float> data_map_;   // A = R H_λ^{1/2}, dim x dim; empty for unrotated plain PQ
+  std::vector<float> query_map_;  // B = A⁻ᵀ = R H_λ^{-1/2}, dim x dim; likewise
+  bool rotation_only_ = false;    // plain PQ with a balancing rotation: A = B = R
   std::vector<float> codebooks_;  // sub_spaces x centroids x sub_dim, in the whitened space
   float anisotropy_ = 1.0f;
 };

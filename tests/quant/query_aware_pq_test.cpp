@@ -20,6 +20,7 @@
 #include "quant/pq_codes.h"
 #include "quant/pq_fast_scan.h"
 #include "quant/pq_flat_search.h"
+#include "quant/stored_bytes.h"
 #include "quant/exact_top_k.h"
 #include "quiver/error.h"
 #include "support/ood_synthetic.h"
@@ -313,6 +314,98 @@ TEST_CASE("score-aware training (retrieval weights, anisotropic codes) cuts the 
   }
   // Plain PQ has no queries to learn either from.
   CHECK(QueryAwarePq::train(set.keys, MatrixView{}, score_aware).anisotropy() == 1.0f);
+}
+
+TEST_CASE("a balancing rotation spreads concentrated variance over the sub-spaces and cuts the error") {
+  // Variance in the first 4 of 16 coordinates: contiguous 2-d sub-spaces give two of the
+  // eight sub-spaces all of it; the rotation deals one large direction to each of four.
+  Matrix data = gaussian(4000, 16, 31);
+  for (std::size_t i = 0; i < data.rows; ++i) {
+    for (std::size_t j = 0; j < 4; ++j) data.row(i)[j] *= 20.0f;
+  }
+  const Matrix queries = gaussian(500, 16, 32);
+  for (const bool aware : {false, true}) {
+    CAPTURE(aware);
+    QueryAwarePqOptions contiguous = options_for(8, 4);
+    contiguous.balance_sub_spaces = false;
+    const QueryAwarePqOptions balanced = options_for(8, 4);
+    const MatrixView sample_queries = aware ? queries.view() : MatrixView{};
+    const QueryAwarePq a = QueryAwarePq::train(data, sample_queries, contiguous);
+    const QueryAwarePq b = QueryAwarePq::train(data, sample_queries, balanced);
+    CHECK(b.query_aware() == aware);
+    auto reconstruction_error = [&](const QueryAwarePq& pq) {
+      const PqCodes codes = pq.encode(data, 2);
+      std::vector<float> decoded(pq.dim());
+      double total = 0;
+      for (std::size_t i = 0; i < data.rows; ++i) {
+        pq.decode(codes, i, decoded);
+        for (std::size_t j = 0; j < pq.dim(); ++j) total += std::pow(double{decoded[j]} - data.row(i)[j], 2);
+      }
+      return total / static_cast<double>(data.rows);
+    };
+    const double error_contiguous = reconstruction_error(a);
+    const double error_balanced = reconstruction_error(b);
+    MESSAGE("squared reconstruction error: contiguous ", error_contiguous, ", balanced ", error_balanced);
+    CHECK(error_balanced < 0.7 * error_contiguous);
+    // The rotation is saved with the codebooks: a loaded quantizer scores the same.
+    std::stringstream stream;
+    b.save(stream);
+    const QueryAwarePq loaded = QueryAwarePq::load(stream, "balanced.bin");
+    CHECK(loaded.query_aware() == aware);
+    std::vector<float> lut_b(b.lookup_table_size());
+    std::vector<float> lut_loaded(b.lookup_table_size());
+    b.lookup_table(queries.row(0), lut_b);
+    loaded.lookup_table(queries.row(0), lut_loaded);
+    CHECK(lut_b == lut_loaded);
+  }
+}
+
+TEST_CASE("the rotation is dropped where the contiguous split quantizes better") {
+  // Each 2-d sub-space takes one of 16 fixed points, so contiguous 4-bit codes are exact;
+  // unequal scales make the rotation look attractive by variance, yet it would mix them.
+  const std::size_t dim = 8;
+  std::mt19937_64 rng(41);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> points(4 * 16 * 2);
+  for (float& v : points) v = normal(rng);
+  Matrix data(2000, dim);
+  for (std::size_t i = 0; i < data.rows; ++i) {
+    for (std::size_t m = 0; m < 4; ++m) {
+      const std::size_t p = rng() % 16;
+      const auto scale = static_cast<float>((m + 1) * (m + 1));
+      for (std::size_t j = 0; j < 2; ++j) data.row(i)[2 * m + j] = scale * points[(m * 16 + p) * 2 + j];
+    }
+  }
+  QueryAwarePqOptions contiguous = options_for(4, 4);
+  contiguous.balance_sub_spaces = false;
+  const QueryAwarePq a = QueryAwarePq::train(data, MatrixView{}, contiguous);
+  const QueryAwarePq b = QueryAwarePq::train(data, MatrixView{}, options_for(4, 4));
+  std::vector<float> lut_a(a.lookup_table_size());
+  std::vector<float> lut_b(b.lookup_table_size());
+  a.lookup_table(data.row(0), lut_a);
+  b.lookup_table(data.row(0), lut_b);
+  CHECK(lut_a == lut_b);  // the same, unrotated codebooks
+}
+
+TEST_CASE("a version 1 codebook (symmetric map, no rotation) still loads and scores the same") {
+  const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 17);
+  QueryAwarePqOptions options = options_for(4, 8);
+  options.balance_sub_spaces = false;  // what version 1 wrote: A = W, symmetric
+  const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
+  std::stringstream stream;
+  pq.save(stream);
+  std::string bytes = stream.str();
+  bytes[8] = 1;  // the version field
+  bytes.resize(bytes.size() - 8);
+  stored_bytes::put_u64(bytes, stored_bytes::fnv1a(bytes));
+  std::istringstream in(bytes);
+  const QueryAwarePq loaded = QueryAwarePq::load(in, "v1.bin");
+  CHECK(loaded.query_aware());
+  std::vector<float> a(pq.lookup_table_size());
+  std::vector<float> b(pq.lookup_table_size());
+  pq.lookup_table(set.eval_queries.row(1), a);
+  loaded.lookup_table(set.eval_queries.row(1), b);
+  CHECK(a == b);
 }
 
 TEST_CASE("flat search re-ranks exactly: all candidates give the exact top k, fewer give high recall") {
