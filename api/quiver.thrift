@@ -69,6 +69,7 @@ struct CollectionStats {
   9: i64 checkpoint_sequence,  // newest write the on-disk index checkpoint covers
   10: i64 log_entries,         // writes logged since that checkpoint
   11: bool has_relevance_filter,
+  12: string index_recovery,   // why the last open rebuilt the index from the stored vectors; empty: it did not
 }
 
 struct ServerStats {

@@ -185,6 +185,7 @@ rpc::CollectionStats to_rpc(const CollectionStats& stats) {
   result.checkpoint_sequence = to_wire_count(stats.checkpoint_sequence);
   result.log_entries = to_wire_count(stats.log_entries);
   result.has_relevance_filter = stats.has_relevance_filter;
+  result.index_recovery = stats.index_recovery;
   return result;
 }
 

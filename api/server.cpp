@@ -96,6 +96,10 @@ Server::Server(const ServerConfig& config)
   for (const std::string& failure : registry_.open_failures()) {
     log_.error("collection not served: " + failure);
   }
+  for (const auto& [name, collection] : registry_.all()) {
+    const std::string recovery = collection->stats().index_recovery;
+    if (!recovery.empty()) log_.warning("collection '" + name + "': " + recovery);
+  }
   handler_ = std::make_shared<ServiceHandler>(registry_, requests_, log_, RequestLimits{.max_batch = config_.max_batch},
                                               config_.threads);
 

@@ -106,6 +106,14 @@ void check_batch(std::span<const UpsertItem> items, const IndexSpec& spec, const
   }
 }
 
+void check_options(const CollectionOptions& options) {
+  if (!(options.compact_deleted_fraction >= 0 && options.compact_deleted_fraction <= 1)) {
+    throw InvalidArgument("CollectionOptions::compact_deleted_fraction " +
+                          std::to_string(options.compact_deleted_fraction) +
+                          " is outside [0, 1]; it is the share of tombstones that triggers compaction (0: never)");
+  }
+}
+
 }  // namespace
 
 struct Collection::Impl {
@@ -124,6 +132,8 @@ struct Collection::Impl {
   // then lacks a durable write, so further writes and checkpoints (which would trim the
   // log entry that repairs it) are refused until open() replays the log.
   std::string broken;
+  // Why open() rebuilt the index from the stored vectors; empty when it loaded the checkpoint.
+  std::string recovery;
 
   Impl(std::filesystem::path dir, const CollectionOptions& opts, io::UniqueFd held,
        std::unique_ptr<engine::CollectionDatabase> database, AttributeStore store, Index loaded)
@@ -206,6 +216,25 @@ struct Collection::Impl {
     attributes.erase(id);
   }
 
+  // Rebuilds the index from the master copies of every live vector, when the checkpoint
+  // is lost or damaged: each stored record is applied (its attributes too, so the store
+  // matches), then the removals logged since the checkpoint reach the store.
+  void rebuild_from_master() {
+    const std::vector<std::uint64_t> ids = db->stored_ids();
+    std::vector<UpsertItem> batch;
+    for (std::size_t first = 0; first < ids.size(); first += replay_chunk) {
+      batch.clear();
+      for (std::size_t i = first; i < std::min(ids.size(), first + replay_chunk); ++i) {
+        auto record = db->read(ids[i]);
+        if (record) batch.push_back({ids[i], std::move(record->vector), std::move(record->attributes)});
+      }
+      if (!batch.empty()) apply_upserts(batch);
+    }
+    for (const auto& change : db->changes_after(db->checkpoint_sequence().value_or(0))) {
+      if (change.op == engine::LogOp::Remove) attributes.erase(change.id);
+    }
+  }
+
   // Brings the index and the store up to the log. Each logged id is set to its state in
   // collection.sqlite (the master copy: present with its vector and attributes, or
   // absent), so replaying a write the checkpoint already holds changes nothing.
@@ -237,6 +266,11 @@ struct Collection::Impl {
   // The caller holds `writer`.
   void checkpoint() {
     check_writable();
+    const std::size_t deleted = index.deleted_count();
+    if (options.compact_deleted_fraction > 0 && deleted > 0 &&
+        static_cast<double>(deleted) >= options.compact_deleted_fraction * static_cast<double>(deleted + index.size())) {
+      index.compact(build_options());
+    }
     auto sequence = db->last_sequence();
     index.save(directory / index_directory);
     db->record_checkpoint(sequence);
@@ -261,6 +295,7 @@ Collection::~Collection() = default;
 Collection Collection::create(const std::filesystem::path& directory, std::string name, const IndexSpec& spec,
                               const CollectionOptions& options) {
   if (name.empty()) throw InvalidArgument("collection name is empty; give the collection a name");
+  check_options(options);
   spec.validate();
   if (spec.reduction != Reduction::None) {
     throw InvalidArgument("spec '" + spec.to_string() +
@@ -301,6 +336,7 @@ Collection Collection::create(const std::filesystem::path& directory, std::strin
 }
 
 Collection Collection::open(const std::filesystem::path& directory, const CollectionOptions& options) {
+  check_options(options);
   if (!std::filesystem::is_directory(directory)) {
     throw NotFound("collection directory '" + directory.string() + "' does not exist");
   }
@@ -312,26 +348,43 @@ Collection Collection::open(const std::filesystem::path& directory, const Collec
   auto db = engine::CollectionDatabase::open(database_path);
   auto store = AttributeStore::open(directory / attributes_file);
 
+  // The index checkpoint is derived data: when it is missing or damaged, it is rebuilt
+  // from the master copies in collection.sqlite rather than refused.
   auto index_path = directory / index_directory;
   bool saved = std::filesystem::exists(index_path / engine::Manifest::file_name);
+  std::string recovery;
+  std::optional<Index> index;
   if (!saved && db->checkpoint_sequence()) {
-    throw CorruptFile("'" + index_path.string() + "' is missing: collection.sqlite records a checkpoint up to write " +
-                      std::to_string(*db->checkpoint_sequence()) + " that it should hold");
+    recovery = "'" + index_path.string() + "' is missing, though collection.sqlite records a checkpoint up to write " +
+               std::to_string(*db->checkpoint_sequence());
+  } else if (saved) {
+    // A checkpoint saved but not yet recorded (a crash in between) is loaded too: replay
+    // from the recorded sequence re-applies writes it already holds, which is harmless.
+    try {
+      index = Index::load(index_path);
+      if (index->spec().to_string() != db->spec().to_string() || index->spec().metric != db->spec().metric ||
+          index->spec().dim != db->spec().dim) {
+        recovery = "'" + index_path.string() + "' holds an index of spec '" + index->spec().to_string() + "', " +
+                   to_string(index->spec().metric) + ", " + std::to_string(index->spec().dim) +
+                   " dimensions; collection.sqlite says '" + db->spec().to_string() + "', " +
+                   to_string(db->spec().metric) + ", " + std::to_string(db->spec().dim);
+        index.reset();
+      }
+    } catch (const CorruptFile& error) {
+      recovery = error.what();
+    }
   }
-  // A checkpoint saved but not yet recorded (a crash in between) is loaded too: replay
-  // from the recorded sequence re-applies writes it already holds, which is harmless.
-  auto index = saved ? Index::load(index_path) : Index::create(db->spec());
-  if (index.spec().to_string() != db->spec().to_string() || index.spec().metric != db->spec().metric ||
-      index.spec().dim != db->spec().dim) {
-    throw CorruptFile("'" + index_path.string() + "' holds an index of spec '" + index.spec().to_string() + "', " +
-                      to_string(index.spec().metric) + ", " + std::to_string(index.spec().dim) +
-                      " dimensions; collection.sqlite says '" + db->spec().to_string() + "', " +
-                      to_string(db->spec().metric) + ", " + std::to_string(db->spec().dim));
-  }
+  if (!index) index = Index::create(db->spec());
   auto impl = std::make_unique<Impl>(directory, options, std::move(lock), std::move(db), std::move(store),
-                                     std::move(index));
-  impl->replay();
-  impl->checkpoint_if_due();
+                                     std::move(*index));
+  if (recovery.empty()) {
+    impl->replay();
+    impl->checkpoint_if_due();
+  } else {
+    impl->recovery = "rebuilt the index from the stored vectors: " + recovery;
+    impl->rebuild_from_master();
+    impl->checkpoint();
+  }
   return Collection(std::move(impl));
 }
 
@@ -448,6 +501,15 @@ bool Collection::clear_relevance_filter() {
   return true;
 }
 
+std::size_t Collection::compact() {
+  std::lock_guard lock(impl_->writer);
+  impl_->check_writable();
+  const std::size_t deleted = impl_->index.deleted_count();
+  impl_->index.compact(impl_->build_options());
+  impl_->checkpoint();
+  return deleted;
+}
+
 void Collection::checkpoint() {
   std::lock_guard guard(impl_->writer);
   impl_->checkpoint();
@@ -464,6 +526,7 @@ CollectionStats Collection::stats() const {
   stats.checkpoint_sequence = impl_->db->checkpoint_sequence().value_or(0);
   stats.log_entries = impl_->db->log_entries();
   stats.has_relevance_filter = impl_->index.relevance_filter() != nullptr;
+  stats.index_recovery = impl_->recovery;
   return stats;
 }
 

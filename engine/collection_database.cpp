@@ -289,6 +289,15 @@ std::vector<LoggedChange> CollectionDatabase::changes_after(std::uint64_t sequen
   return changes;
 }
 
+std::vector<std::uint64_t> CollectionDatabase::stored_ids() const {
+  std::lock_guard lock(read_mutex_);
+  sqlite::Statement rows(*read_db_, "SELECT id FROM vectors ORDER BY id");
+  rows.start();
+  std::vector<std::uint64_t> ids;
+  while (rows.step()) ids.push_back(from_sql(rows.column_int64(0)));
+  return ids;
+}
+
 std::optional<std::uint64_t> CollectionDatabase::checkpoint_sequence() const {
   if (!checkpointed_.load()) return std::nullopt;
   return checkpoint_sequence_.load();

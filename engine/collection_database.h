@@ -86,6 +86,8 @@ class CollectionDatabase {
   std::optional<Attributes> read_attributes(std::uint64_t id) const;
   // The newest logged operation on each id written after `sequence`.
   std::vector<LoggedChange> changes_after(std::uint64_t sequence) const;
+  // Every id with a master copy, ascending.
+  std::vector<std::uint64_t> stored_ids() const;
 
   std::uint64_t last_sequence() const { return last_sequence_.load(); }
   // Null until the first checkpoint is recorded.

@@ -583,17 +583,23 @@ bool Index::contains(std::uint64_t id) const {
 }
 
 void Index::compact(const BuildOptions& options) {
-  std::unique_lock lock(impl_->mutex);
-  auto& graph = impl_->graph;
-  if (!graph || graph->num_deleted_ == 0) return;
-  Matrix live(impl_->live(), impl_->spec.dim);
+  // One writer: no add() runs between the snapshot and the swap. Searches and remove()
+  // go on while the new graph is built; removes made meanwhile are carried over below.
+  std::lock_guard one_writer(impl_->add_mutex);
+  Matrix live;
   std::vector<std::uint64_t> ids;
-  ids.reserve(live.rows);
-  for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
-    if (graph->isMarkedDeleted(i)) continue;
-    impl_->encoder->reconstruct(reinterpret_cast<const std::byte*>(graph->getDataByInternalId(i)),
-                                impl_->secondary.data() + i * impl_->secondary_bytes(), live.row(ids.size()));
-    ids.push_back(graph->getExternalLabel(i));
+  {
+    std::shared_lock lock(impl_->mutex);
+    const auto& graph = impl_->graph;
+    if (!graph || graph->num_deleted_ == 0) return;
+    live = Matrix(impl_->live(), impl_->spec.dim);
+    ids.reserve(live.rows);
+    for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
+      if (graph->isMarkedDeleted(i)) continue;
+      impl_->encoder->reconstruct(reinterpret_cast<const std::byte*>(graph->getDataByInternalId(i)),
+                                  impl_->secondary.data() + i * impl_->secondary_bytes(), live.row(ids.size()));
+      ids.push_back(graph->getExternalLabel(i));
+    }
   }
   // The trained encoder is kept: compaction changes the graph, not the codes' meaning.
   Impl rebuilt(impl_->encoder, impl_->seed);
@@ -601,6 +607,12 @@ void Index::compact(const BuildOptions& options) {
   rebuild_options.threads = options.threads;
   rebuild_options.progress = options.progress;
   rebuilt.add(ids, live, rebuild_options);
+
+  std::unique_lock lock(impl_->mutex);
+  auto& graph = impl_->graph;
+  for (const std::uint64_t id : ids) {
+    if (graph->isMarkedDeleted(graph->label_lookup_.at(id))) rebuilt.graph->markDelete(id);
+  }
   graph = std::move(rebuilt.graph);
   impl_->space = std::move(rebuilt.space);
   impl_->secondary = std::move(rebuilt.secondary);

@@ -299,6 +299,60 @@ TEST_CASE("collection: reopening gives the same answers, from replay and from a 
   }
 }
 
+TEST_CASE("collection: a checkpoint compacts once tombstones reach the threshold; compact() does it now") {
+  TempDirectory temp;
+  auto path = temp.path() / "c";
+  auto options = manual_checkpoints();
+  options.compact_deleted_fraction = 0.25;
+  std::map<std::uint64_t, std::vector<float>> live;
+  auto queries = clustered_vectors(8, dim, 23);
+  auto check_exact = [&](const Collection& collection) {
+    for (std::size_t q = 0; q < queries.rows; ++q) {
+      auto row = queries.row(q);
+      auto request = request_for({row.begin(), row.end()}, 10);
+      request.ef = 400;  // at least the collection's size: the walk is exhaustive
+      CHECK(ids_of(collection.search(request)) == exact_top(live, row, 10));
+    }
+  };
+  auto remove = [&](Collection& collection, std::uint64_t first, std::uint64_t count) {
+    auto ids = id_range(first, count);
+    CHECK(collection.remove(ids) == count);
+    for (auto id : ids) live.erase(id);
+  };
+  {
+    auto collection = Collection::create(path, "c", test_spec(), options);
+    auto ids = id_range(0, 400);
+    collection.upsert(items_for(ids));
+    for (auto id : ids) live[id] = vector_for(id);
+    remove(collection, 0, 50);  // 12.5 %: below the threshold
+    collection.checkpoint();
+    CHECK(collection.stats().deleted == 50);
+    const auto memory_before = collection.stats().memory_bytes;
+    remove(collection, 50, 60);  // 110 of 400: 27.5 %
+    collection.checkpoint();
+    auto stats = collection.stats();
+    CHECK(stats.deleted == 0);
+    CHECK(stats.size == 290);
+    CHECK(stats.memory_bytes < memory_before);
+    CHECK(stats.log_entries == 0);
+    check_exact(collection);
+  }
+  {
+    auto collection = Collection::open(path, options);  // the compacted checkpoint
+    CHECK(collection.stats().deleted == 0);
+    check_exact(collection);
+    remove(collection, 200, 10);
+    CHECK(collection.compact() == 10);
+    CHECK(collection.stats().deleted == 0);
+    CHECK(collection.stats().size == 280);
+    CHECK(collection.stats().log_entries == 0);
+    check_exact(collection);
+  }
+  auto collection = Collection::open(path, options);
+  CHECK(collection.stats().size == 280);
+  check_exact(collection);
+}
+
 TEST_CASE("collection: checkpoints and replay mix") {
   TempDirectory temp;
   auto path = temp.path() / "c";
@@ -686,6 +740,13 @@ TEST_CASE("collection: a relevance filter applies to every search and survives a
 TEST_CASE("collection: bad input is rejected and writes nothing") {
   TempDirectory temp;
   auto path = temp.path() / "c";
+  for (double fraction : {-0.1, 1.5, std::numeric_limits<double>::quiet_NaN()}) {
+    auto options = manual_checkpoints();
+    options.compact_deleted_fraction = fraction;
+    CHECK_THROWS_WITH_AS(Collection::create(path, "c", test_spec(), options),
+                         doctest::Contains("compact_deleted_fraction"), InvalidArgument);
+    CHECK_FALSE(std::filesystem::exists(path));
+  }
   auto collection = Collection::create(path, "c", test_spec(), manual_checkpoints());
   collection.upsert(items_for(id_range(0, 20)));
   auto stats = collection.stats();
@@ -818,9 +879,70 @@ TEST_CASE("collection: open rejects what is not a collection") {
                                std::filesystem::copy_options::overwrite_existing);
     CHECK_THROWS_WITH_AS(Collection::open(path), doctest::Contains("not a quiver collection"), CorruptFile);
   }
-  SUBCASE("a checkpoint recorded but index/ lost") {
-    Collection::open(path, manual_checkpoints()).checkpoint();
+}
+
+TEST_CASE("collection: a lost or damaged index checkpoint is rebuilt from the stored vectors") {
+  TempDirectory temp;
+  auto path = temp.path() / "c";
+  std::map<std::uint64_t, std::vector<float>> live;
+  {
+    auto collection = Collection::create(path, "c", test_spec(), manual_checkpoints());
+    collection.upsert(items_for(id_range(0, 300)));
+    collection.checkpoint();
+    collection.upsert(items_for(id_range(300, 50)));  // logged after the checkpoint
+    auto gone = id_range(100, 20);
+    collection.remove(gone);
+    for (std::uint64_t id = 0; id < 350; ++id) live[id] = vector_for(id);
+    for (auto id : gone) live.erase(id);
+  }
+  auto check_contents = [&](const Collection& collection) {
+    CHECK(collection.stats().size == live.size());
+    CHECK(collection.stats().log_entries == 0);  // checkpointed again
+    auto queries = clustered_vectors(6, dim, 29);
+    for (std::size_t q = 0; q < queries.rows; ++q) {
+      auto row = queries.row(q);
+      auto request = request_for({row.begin(), row.end()}, 10);
+      request.ef = 400;
+      CHECK(ids_of(collection.search(request)) == exact_top(live, row, 10));
+    }
+    // The attribute store agrees: filters see the stored attributes, removed ids none.
+    auto filtered = collection.search(request_for(vector_for(7), 400, "group = 2"));
+    CHECK(filtered.size() == 66);  // ids = 2 mod 5 in [0, 350) less the four removed
+    for (const auto& hit : filtered) CHECK(hit.hit.id % 5 == 2);
+  };
+  SUBCASE("index/ lost") {
     std::filesystem::remove_all(path / "index");
-    CHECK_THROWS_AS(Collection::open(path), CorruptFile);
+    {
+      auto collection = Collection::open(path, manual_checkpoints());
+      CHECK_MESSAGE(collection.stats().index_recovery.find("missing") != std::string::npos,
+                    collection.stats().index_recovery);
+      check_contents(collection);
+    }
+    auto reopened = Collection::open(path, manual_checkpoints());
+    CHECK(reopened.stats().index_recovery.empty());
+    check_contents(reopened);
+  }
+  SUBCASE("a damaged file in index/") {
+    std::filesystem::path largest;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(path / "index")) {
+      if (entry.is_regular_file() && (largest.empty() || entry.file_size() > std::filesystem::file_size(largest))) {
+        largest = entry.path();
+      }
+    }
+    REQUIRE_FALSE(largest.empty());
+    {
+      std::fstream file(largest, std::ios::in | std::ios::out | std::ios::binary);
+      const auto middle = static_cast<std::streamoff>(std::filesystem::file_size(largest) / 2);
+      file.seekg(middle);
+      char byte = 0;
+      file.read(&byte, 1);
+      byte = static_cast<char>(byte ^ 0x5a);
+      file.seekp(middle);
+      file.write(&byte, 1);
+    }
+    auto collection = Collection::open(path, manual_checkpoints());
+    CHECK_FALSE(collection.stats().index_recovery.empty());
+    MESSAGE(collection.stats().index_recovery);
+    check_contents(collection);
   }
 }

@@ -73,6 +73,41 @@ TEST_CASE("removed ids are never returned; compact drops the tombstones") {
   CHECK_THROWS_AS(index.remove(0), NotFound);
 }
 
+TEST_CASE("compact lets searches and removes run while it rebuilds, and keeps those removes") {
+  auto data = clustered_vectors(3000, 16, 73);
+  auto index = Index::build(IndexSpec::parse("hnsw16", Metric::L2, 16), data);
+  for (std::uint64_t id = 0; id < 3000; id += 2) index.remove(id);
+  // The progress callback runs on compact's thread between chunks of the rebuild: a
+  // search and a remove issued there would deadlock if compact held the index's lock.
+  std::size_t calls = 0;
+  BuildOptions options;
+  options.threads = 2;
+  options.progress = [&](const Progress&) {
+    if (calls++ == 0) {
+      CHECK(index.search(data.row(1), {.k = 1, .ef = 32})[0].id == 1);
+      index.remove(1);
+      index.remove(2999);
+    }
+    return true;
+  };
+  index.compact(options);
+  CHECK(calls >= 1);
+  CHECK(index.size() == 1500 - 2);
+  CHECK(index.deleted_count() == 2);  // carried into the new graph as tombstones
+  CHECK_FALSE(index.contains(1));
+  CHECK_FALSE(index.contains(2999));
+  CHECK(index.contains(3));
+  for (std::size_t q : {1, 2999}) {
+    for (const auto& hit : index.search(data.row(q), {.k = 10, .ef = 64})) CHECK(hit.id % 2 == 1);
+    for (const auto& hit : index.search(data.row(q), {.k = 10, .ef = 64})) CHECK(hit.id != q);
+  }
+  // A cancelled compaction leaves the index as it was.
+  options.progress = [](const Progress&) { return false; };
+  CHECK_THROWS_AS(index.compact(options), Cancelled);
+  CHECK(index.deleted_count() == 2);
+  CHECK(index.search(data.row(3), {.k = 1, .ef = 32})[0].id == 3);
+}
+
 TEST_CASE("a removed id can be added again") {
   auto data = clustered_vectors(500, 8, 81);
   auto index = Index::build(IndexSpec::parse("hnsw8", Metric::L2, 8), data);

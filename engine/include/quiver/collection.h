@@ -49,7 +49,11 @@ struct CollectionOptions {
   // A checkpoint is taken automatically after this many logged writes (0: only when
   // checkpoint() is called). Each checkpoint rewrites the index directory.
   std::size_t checkpoint_every = 50000;
-  std::size_t threads = 0;  // for replay and checkpoints; 0 = all hardware threads
+  // A checkpoint first compacts the index (Index::compact) when tombstones are at least
+  // this fraction of its vectors, live and deleted, so that deletes give their memory
+  // back and stop slowing searches. In [0, 1]; 0: only when compact() is called.
+  double compact_deleted_fraction = 0.2;
+  std::size_t threads = 0;  // for replay, checkpoints and compaction; 0 = all hardware threads
 };
 
 // One item of an upsert batch.
@@ -83,6 +87,9 @@ struct CollectionStats {
   std::uint64_t checkpoint_sequence = 0;  // newest write the index checkpoint covers
   std::size_t log_entries = 0;      // writes logged since that checkpoint
   bool has_relevance_filter = false;
+  // Set when open() found the index checkpoint missing or damaged and rebuilt it from
+  // the stored vectors (saying why); empty when it loaded the checkpoint.
+  std::string index_recovery;
 };
 
 class QUIVER_API Collection {
@@ -94,8 +101,11 @@ class QUIVER_API Collection {
   static Collection create(const std::filesystem::path& directory, std::string name, const IndexSpec& spec,
                            const CollectionOptions& options = {});
   // Opens an existing collection and replays the log past its checkpoint (then takes a
-  // checkpoint when the log holds options.checkpoint_every writes or more). Throws
-  // NotFound when `directory` holds no collection, CorruptFile naming the damaged file,
+  // checkpoint when the log holds options.checkpoint_every writes or more). A missing or
+  // damaged index checkpoint is rebuilt from the stored vectors and checkpointed again
+  // (CollectionStats::index_recovery says why; a relevance filter, saved with the index,
+  // must then be set again). Throws NotFound when `directory` holds no collection,
+  // CorruptFile naming collection.sqlite or attributes.sqlite when those are damaged,
   // IoError when the collection is open already.
   static Collection open(const std::filesystem::path& directory, const CollectionOptions& options = {});
 
@@ -144,8 +154,12 @@ class QUIVER_API Collection {
   // relevance again and min_relevance above 0 is refused. Returns whether one was attached.
   bool clear_relevance_filter();
 
-  // Saves the index and trims the log. Writers wait; searches go on.
+  // Saves the index and trims the log, compacting first when the tombstones reach
+  // CollectionOptions::compact_deleted_fraction. Writers wait; searches go on.
   void checkpoint();
+  // Drops every tombstone now (Index::compact), then takes a checkpoint. Writers wait;
+  // searches go on. Returns how many tombstones were dropped.
+  std::size_t compact();
 
   CollectionStats stats() const;
   const std::string& name() const;

@@ -55,6 +55,8 @@ class QUIVER_API Index {
   void remove(std::uint64_t id);
   bool contains(std::uint64_t id) const;
   // Rebuilds the graph from the live vectors, dropping tombstones and their memory.
+  // Searches and remove() proceed while it builds (a remove made meanwhile holds in the
+  // new graph); add() waits for it.
   void compact(const BuildOptions& options = {});
 
   std::vector<Hit> search(std::span<const float> query, const SearchParams& params,
