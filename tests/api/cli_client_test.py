@@ -8,6 +8,7 @@ corrupt or mismatched filter is refused. train-filter's
 
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -170,6 +171,22 @@ def main():
         server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-3.log")
         with Connection(server.port) as client:
             check(not client.describe_collection("fm").has_relevance_filter, "the detach did not survive a restart")
+            check(client.describe_collection("fm").index_recovery == "", "recovery reported for an intact checkpoint")
+        check(server.terminate() == 0, "shutdown failed")
+
+        # A lost index checkpoint: the next start rebuilds it from the stored vectors,
+        # says so in the log and in the stats, and serves the same answers.
+        shutil.rmtree(os.path.join(args.work_dir, "data", "fm", "index"))
+        server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-4.log")
+        with Connection(server.port) as client:
+            stats = client.describe_collection("fm")
+            check(stats.size == BASE and "missing" in stats.index_recovery,
+                  "after losing index/: size %d, recovery %r" % (stats.size, stats.index_recovery))
+            hits = client.search("fm", SearchRequest(vector=[float(v) for v in images[5]], k=1))
+            check(hits[0].id == 5, "the rebuilt index does not find vector 5 first: %r" % hits)
+        code, out, err = run_cli(cli, server.port, "stats", "fm")
+        check("index recovery      rebuilt the index" in out, "stats after a rebuild: %r" % out)
+        check("rebuilt the index from the stored vectors" in server.log_text(), "no warning in the server log")
         check(server.terminate() == 0, "shutdown failed")
     except BaseException:
         server.kill()
