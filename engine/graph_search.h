@@ -82,11 +82,13 @@ bool seed_entry_point(const Graph& graph, const Distance& distance, VisitedPool:
 
 }  // namespace detail
 
-// Unfiltered search over a graph without tombstones: one sorted buffer of the
-// `capacity` closest nodes seen, of which the best `window` are expanded best-first
-// until all of them have been (SVS's search window and buffer: a buffer larger than
-// the window keeps more candidates for re-ranking without widening the walk).
-// Returns the buffer in ascending distance.
+// Unfiltered search over a graph without tombstones: the `capacity` closest nodes seen,
+// of which the best `window` are expanded best-first until all of them have been (SVS's
+// search window and buffer: a buffer larger than the window keeps more candidates for
+// re-ranking without widening the walk). The window is a sorted array, which the
+// expansion order needs; the rest of the buffer is a heap, so that a large buffer does
+// not make every insertion shift thousands of entries. Returns the buffer in ascending
+// distance.
 template <typename Distance>
 std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& distance, std::size_t window,
                                          std::size_t capacity, const std::atomic<bool>* cancel,
@@ -96,10 +98,25 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
     std::uint32_t id;
     bool expanded;
   };
-  const std::size_t ef = std::max(window, capacity);
+  const std::size_t ef = std::max<std::size_t>(window, 1);
   std::vector<Entry> buffer(ef + 1);
   std::size_t count = 0;
   const std::size_t vector_lines = std::min<std::size_t>(8, (graph.data_size_ + 63) / 64);
+  // The best (capacity - ef) nodes outside the window: a max-heap on distance.
+  const std::size_t spare = capacity > ef ? capacity - ef : 0;
+  std::vector<Candidate> overflow;
+  overflow.reserve(spare);
+  auto farther_last = [](const Candidate& a, const Candidate& b) { return a.distance < b.distance; };
+  auto keep_spare = [&](float d, std::uint32_t id) {
+    if (overflow.size() < spare) {
+      overflow.push_back({d, id});
+      std::push_heap(overflow.begin(), overflow.end(), farther_last);
+    } else if (spare > 0 && d < overflow.front().distance) {
+      std::pop_heap(overflow.begin(), overflow.end(), farther_last);
+      overflow.back() = {d, id};
+      std::push_heap(overflow.begin(), overflow.end(), farther_last);
+    }
+  };
 
   Candidate start = detail::descend(graph, distance, stats);
   visited.visit(start.id);
@@ -107,12 +124,13 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
   if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) {
     buffer[count++] = {entry.distance, entry.id, false};
     if (entry.distance < buffer[0].distance) std::swap(buffer[0], buffer[1]);
+    if (count > ef) keep_spare(buffer[ef].distance, buffer[ef].id);
     count = std::min(count, ef);
   }
 
   std::vector<std::uint32_t> fresh(graph.maxM0_);
   std::size_t cursor = 0;
-  while (cursor < std::min(count, window) && !detail::cancelled(cancel)) {
+  while (cursor < count && !detail::cancelled(cancel)) {
     buffer[cursor].expanded = true;
     const auto* list = graph.get_linklist0(buffer[cursor].id);
     auto degree = detail::neighbour_count(list);
@@ -130,11 +148,15 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
       if (j + 1 < n_fresh) detail::prefetch_lines(graph.getDataByInternalId(fresh[j + 1]), vector_lines);
       float d = distance(graph.getDataByInternalId(fresh[j]));
       ++stats.distances;
-      if (count == ef && d >= buffer[count - 1].distance) continue;
+      if (count == ef && d >= buffer[count - 1].distance) {
+        keep_spare(d, fresh[j]);
+        continue;
+      }
       auto position = static_cast<std::size_t>(
           std::upper_bound(buffer.begin(), buffer.begin() + count, d,
                            [](float value, const Entry& e) { return value < e.distance; }) -
           buffer.begin());
+      if (count == ef) keep_spare(buffer[count - 1].distance, buffer[count - 1].id);  // leaves the window
       std::move_backward(buffer.begin() + position, buffer.begin() + count, buffer.begin() + count + 1);
       buffer[position] = {d, fresh[j], false};
       if (count < ef) ++count;
@@ -144,8 +166,12 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
     while (cursor < count && buffer[cursor].expanded) ++cursor;
   }
 
-  std::vector<Candidate> result(count);
+  // Every node in the overflow left the window, or was refused by it, when the window's
+  // worst was at least as far as its worst is now: the two sorted parts concatenate.
+  std::sort_heap(overflow.begin(), overflow.end(), farther_last);
+  std::vector<Candidate> result(count + overflow.size());
   for (std::size_t i = 0; i < count; ++i) result[i] = {buffer[i].distance, buffer[i].id};
+  std::copy(overflow.begin(), overflow.end(), result.begin() + static_cast<std::ptrdiff_t>(count));
   return result;
 }
 
