@@ -54,6 +54,9 @@ constexpr std::size_t kMaxStoredDim = 65536;
 constexpr std::size_t kEncodeRows = 16384;
 // Training rows rotated at a time: bounds that temporary to 4096 x D floats.
 constexpr Eigen::Index kRotateRows = 4096;
+// Whether to rotate is decided on at most this many training rows and Lloyd iterations.
+constexpr std::size_t kTrialRows = 16384;
+constexpr std::size_t kTrialIterations = 5;
 
 using namespace stored_bytes;
 
@@ -258,6 +261,24 @@ Codebooks train_codebooks(const float* sample, std::size_t rows, std::size_t dim
   return books;
 }
 
+// The k-means distortion of a split, estimated cheaply enough to try two: a few Lloyd
+// iterations on an evenly strided subset of the (mapped) sample, rows x dim.
+double trial_distortion(const std::vector<float>& sample, std::size_t dim, std::size_t sub_spaces, std::size_t k,
+                        std::span<const float> weights, const QueryAwarePqOptions& options) {
+  const std::size_t rows = sample.size() / dim;
+  const std::size_t stride = std::max<std::size_t>(1, rows / kTrialRows);
+  std::vector<float> subset;
+  std::vector<float> subset_weights;
+  for (std::size_t i = 0; i < rows; i += stride) {
+    subset.insert(subset.end(), sample.begin() + static_cast<std::ptrdiff_t>(i * dim),
+                  sample.begin() + static_cast<std::ptrdiff_t>((i + 1) * dim));
+    if (!weights.empty()) subset_weights.push_back(weights[i]);
+  }
+  QueryAwarePqOptions trial = options;
+  trial.iterations = std::min(options.iterations, kTrialIterations);
+  return train_codebooks(subset.data(), subset.size() / dim, dim, sub_spaces, k, subset_weights, trial).distortion;
+}
+
 }  // namespace
 
 QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, const QueryAwarePqOptions& options) {
@@ -314,8 +335,6 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
     pq.whiten(sample.data(), chosen.size(), whitened.data());
     sample = std::move(whitened);
   }
-  Codebooks codebooks = train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
-                                        training.weights, options);
   if (options.balance_sub_spaces && pq.sub_spaces_ > 1) {
     // Kept only where it lowers the distortion: the split it replaces may follow structure
     // (clusters, rotary pairs) that the variances alone do not show.
@@ -330,10 +349,8 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
       const Eigen::Index count = std::min<Eigen::Index>(kRotateRows, rows.rows() - first);
       rotated_rows.middleRows(first, count).noalias() = rows.middleRows(first, count) * rotation_f.transpose();
     }
-    Codebooks balanced = train_codebooks(rotated.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
-                                         training.weights, options);
-    if (balanced.distortion < codebooks.distortion) {
-      codebooks = std::move(balanced);
+    if (trial_distortion(rotated, pq.dim_, pq.sub_spaces_, pq.centroids(), training.weights, options) <
+        trial_distortion(sample, pq.dim_, pq.sub_spaces_, pq.centroids(), training.weights, options)) {
       sample = std::move(rotated);
       if (pq.mapped()) {
         // A = R W, B = A⁻ᵀ = R W⁻¹ (R orthogonal, W symmetric): scores and whitened norms stay.
@@ -348,6 +365,8 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
       }
     }
   }
+  Codebooks codebooks = train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
+                                        training.weights, options);
   pq.codebooks_ = std::move(codebooks.centroids);
   if (pq.anisotropy_ > 1.0f) pq.refine_anisotropic(sample.data(), chosen.size(), training.weights, options.threads);
   return pq;
