@@ -256,6 +256,11 @@ bool ServiceHandler::clear_relevance_filter(const std::string& collection) {
                [&] { return registry_.lookup(collection)->clear_relevance_filter(); });
 }
 
+std::int64_t ServiceHandler::compact(const std::string& collection) {
+  return serve("compact", "collection=" + collection,
+               [&] { return static_cast<std::int64_t>(registry_.lookup(collection)->compact()); });
+}
+
 void ServiceHandler::stats(rpc::ServerStats& result) {
   result = serve("stats", "", [&] {
     rpc::ServerStats out;

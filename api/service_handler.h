@@ -43,6 +43,7 @@ class ServiceHandler : public rpc::QuiverIf {
                     const std::vector<rpc::SearchRequest>& requests) override;
   void set_relevance_filter(const std::string& collection, const std::string& filter_file) override;
   bool clear_relevance_filter(const std::string& collection) override;
+  std::int64_t compact(const std::string& collection) override;
   void stats(rpc::ServerStats& result) override;
   void health(rpc::Health& result) override;
 

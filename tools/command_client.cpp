@@ -1,7 +1,7 @@
 // `quiver client`: talks to a running quiver-server (api/quiver.thrift) instead of an
 // index directory: list, stats, health, search (its queries from any file `quiver
-// search` reads), set-filter (attaches a file `quiver train-filter` wrote) and
-// clear-filter. Remote failures come back as quiver::Error subclasses
+// search` reads), set-filter (attaches a file `quiver train-filter` wrote),
+// clear-filter and compact. Remote failures come back as quiver::Error subclasses
 // (api/client_connection.h), so main() reports them like local ones.
 #include <algorithm>
 #include <chrono>
@@ -146,12 +146,21 @@ int run_clear_filter(const ClientArgs& args) {
   return 0;
 }
 
+int run_compact(const ClientArgs& args) {
+  api::ClientConnection connection(args.host, args.port, args.timeout_ms);
+  std::int64_t dropped = 0;
+  api::call_service([&] { dropped = connection.client().compact(args.collection); });
+  std::printf("compacted collection %s: %lld tombstones dropped\n", args.collection.c_str(),
+              static_cast<long long>(dropped));
+  return 0;
+}
+
 }  // namespace
 
 Command add_client_command(CLI::App& app) {
   auto args = std::make_shared<ClientArgs>();
   CLI::App* client = app.add_subcommand(
-      "client", "Talk to a running quiver-server: list, stats, health, search, set-filter, clear-filter");
+      "client", "Talk to a running quiver-server: list, stats, health, search, set-filter, clear-filter, compact");
   client->add_option("--host", args->host, "Server address")->capture_default_str();
   client->add_option("--port", args->port, "Server port")->capture_default_str();
   client->add_option("--timeout-ms", args->timeout_ms, "Connect and per-call timeout")->capture_default_str();
@@ -179,14 +188,17 @@ Command add_client_command(CLI::App& app) {
   set_filter->add_option("filter", args->filter_file, "Relevance filter file")->required();
   CLI::App* clear_filter = client->add_subcommand("clear-filter", "Detach a collection's relevance filter");
   clear_filter->add_option("collection", args->collection, "Collection name")->required();
+  CLI::App* compact = client->add_subcommand("compact", "Drop a collection's tombstones now, then checkpoint");
+  compact->add_option("collection", args->collection, "Collection name")->required();
 
-  return {client, [args, list, stats, health, search, set_filter, clear_filter]() {
+  return {client, [args, list, stats, health, search, set_filter, clear_filter, compact]() {
             if (list->parsed()) return run_list(*args);
             if (stats->parsed()) return run_stats(*args);
             if (health->parsed()) return run_health(*args);
             if (search->parsed()) return run_search(*args);
             if (set_filter->parsed()) return run_set_filter(*args);
             if (clear_filter->parsed()) return run_clear_filter(*args);
+            if (compact->parsed()) return run_compact(*args);
             return 2;
           }};
 }

@@ -16,7 +16,7 @@ import sys
 from service_harness import (Connection, ServerProcess, check, expect_error, parse_args, read_idx_images,
                              read_idx_labels)
 
-from quiver_rpc.ttypes import InvalidArgument, Metric, Record, SearchRequest
+from quiver_rpc.ttypes import InvalidArgument, Metric, NotFound, Record, SearchRequest
 
 BASE = 300
 
@@ -186,6 +186,20 @@ def main():
             check(hits[0].id == 5, "the rebuilt index does not find vector 5 first: %r" % hits)
         code, out, err = run_cli(cli, server.port, "stats", "fm")
         check("index recovery      rebuilt the index" in out, "stats after a rebuild: %r" % out)
+        # Tombstones: removed ids are counted until compact drops them (through the CLI).
+        with Connection(server.port) as client:
+            check(client.remove("fm", list(range(100, 110))) == 10, "remove did not remove 10 ids")
+            check(client.describe_collection("fm").deleted == 10, "10 removals are not 10 tombstones")
+        code, out, err = run_cli(cli, server.port, "compact", "fm")
+        check(code == 0 and "10 tombstones dropped" in out, "compact: %d %r %r" % (code, out, err))
+        with Connection(server.port) as client:
+            stats = client.describe_collection("fm")
+            check(stats.deleted == 0 and stats.size == BASE - 10 and stats.log_entries == 0,
+                  "after compact: deleted %d, size %d, log %d" % (stats.deleted, stats.size, stats.log_entries))
+            hits = client.search("fm", SearchRequest(vector=[float(v) for v in images[5]], k=1))
+            check(hits[0].id == 5, "vector 5 is not found first after compact: %r" % hits)
+            check(client.compact("fm") == 0, "a second compact dropped tombstones")
+            expect_error(NotFound, client.compact, "nope", contains="nope")
         check("rebuilt the index from the stored vectors" in server.log_text(), "no warning in the server log")
         check(server.terminate() == 0, "shutdown failed")
     except BaseException:
