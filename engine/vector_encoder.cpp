@@ -310,8 +310,8 @@ float VectorEncoder::secondary_distance(const Query& query, const std::byte* pri
     case Rerank::None:
       if (pq_) {
         const auto* codes = reinterpret_cast<const char*>(primary);
-        return spec_.pq_bits == 8 ? PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(codes)
-                                  : PqNibbleTableDistance{query.pq_table.data(), spec_.pq_sub_spaces}(codes);
+        return spec_.pq_bits == 8 ? PqTableDistance<8>{query.pq_table.data(), spec_.pq_sub_spaces}(codes)
+                                  : PqTableDistance<4>{query.pq_table.data(), spec_.pq_sub_spaces}(codes);
       }
       value = primary_lvq_->distance(*query.primary_lvq, primary, secondary);
       break;

@@ -15,6 +15,7 @@
 #include "quant/distance.h"
 #include "quant/leanvec.h"
 #include "quant/lvq_codec.h"
+#include "quant/pq_codes.h"
 #include "quant/query_aware_pq.h"
 #include "quiver/index_spec.h"
 #include "quiver/matrix.h"
@@ -116,43 +117,32 @@ struct LvqDistance {
   }
 };
 
-// Qavq, 8-bit sub-codes: the lookup table's inner product, negated. Four sums, so that
-// the lookups are not serialised behind one chain of additions (one chain made the
-// score of a 32-byte code cost about four times the latency of its loads).
+// Qavq: the lookup table's inner product, negated, for 8-bit sub-codes (one per byte) or
+// 4-bit ones packed two to a byte (quant::packed_nibble), whose 16-entry table per
+// sub-space stays in L1 where the 8-bit one does not. Four sums, so that the lookups are
+// not serialised behind one chain of additions (one chain made the score of a 32-byte
+// code cost about four times the latency of its loads).
+template <unsigned Bits>
 struct PqTableDistance {
+  static_assert(Bits == 4 || Bits == 8);
   const float* table;
   std::size_t sub_spaces;
-  float operator()(const char* stored) const {
-    const auto* codes = reinterpret_cast<const std::uint8_t*>(stored);
-    float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    std::size_t m = 0;
-    for (; m + 4 <= sub_spaces; m += 4) {
-      for (std::size_t j = 0; j < 4; ++j) sums[j] += table[(m + j) * 256 + codes[m + j]];
+  static unsigned code(const std::uint8_t* codes, std::size_t m) {
+    if constexpr (Bits == 8) {
+      return codes[m];
+    } else {
+      return quant::packed_nibble(codes, m);
     }
-    for (; m < sub_spaces; ++m) sums[0] += table[m * 256 + codes[m]];
-    return -((sums[0] + sums[1]) + (sums[2] + sums[3]));
   }
-};
-
-// Qavq, 4-bit sub-codes packed two to a byte (quant::packed_nibble): the same from a
-// 16-entry table per sub-space, which stays in L1 where the 8-bit one does not. Four
-// sums, as above.
-struct PqNibbleTableDistance {
-  const float* table;
-  std::size_t sub_spaces;
   float operator()(const char* stored) const {
+    constexpr std::size_t width = std::size_t{1} << Bits;
     const auto* codes = reinterpret_cast<const std::uint8_t*>(stored);
     float sums[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     std::size_t m = 0;
     for (; m + 4 <= sub_spaces; m += 4) {
-      const unsigned low = codes[m / 2];
-      const unsigned high = codes[m / 2 + 1];
-      sums[0] += table[m * 16 + (low & 15u)];
-      sums[1] += table[(m + 1) * 16 + (low >> 4)];
-      sums[2] += table[(m + 2) * 16 + (high & 15u)];
-      sums[3] += table[(m + 3) * 16 + (high >> 4)];
+      for (std::size_t j = 0; j < 4; ++j) sums[j] += table[(m + j) * width + code(codes, m + j)];
     }
-    for (; m < sub_spaces; ++m) sums[m % 2] += table[m * 16 + ((codes[m / 2] >> (4 * (m % 2))) & 15u)];
+    for (; m < sub_spaces; ++m) sums[0] += table[m * width + code(codes, m)];
     return -((sums[0] + sums[1]) + (sums[2] + sums[3]));
   }
 };
@@ -178,9 +168,9 @@ void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const
       return;
     case Encoding::Qavq:
       if (spec_.pq_bits == 8) {
-        body(PqTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
+        body(PqTableDistance<8>{query.pq_table.data(), spec_.pq_sub_spaces});
       } else {
-        body(PqNibbleTableDistance{query.pq_table.data(), spec_.pq_sub_spaces});
+        body(PqTableDistance<4>{query.pq_table.data(), spec_.pq_sub_spaces});
       }
       return;
     case Encoding::Lvq8:
