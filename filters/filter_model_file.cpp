@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,30 @@ Eigen::VectorXd vector_from(const json& value, std::size_t expected, const char*
     if (!std::isfinite(v)) throw CorruptFile(std::string(field) + " holds a non-finite number");
   }
   return Eigen::Map<const Eigen::VectorXd>(numbers.data(), static_cast<Eigen::Index>(numbers.size()));
+}
+
+// An integer field of type T. nlohmann's get<integer>() casts a floating-point value
+// (undefined behaviour when it is out of range: the fuzzer found 4.4e124), so the value
+// must be stored as an integer, and in T's range.
+template <typename T>
+T integer_at(const json& object, const char* key) {
+  const json& value = object.at(key);
+  const std::string what = std::string("field \"") + key + "\" ";
+  if (!value.is_number_integer()) throw CorruptFile(what + "is not an integer");
+  if (value.is_number_unsigned()) {
+    const auto v = value.get<std::uint64_t>();
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) throw CorruptFile(what + "is out of range");
+    return static_cast<T>(v);
+  }
+  const auto v = value.get<std::int64_t>();
+  if (v < 0 && !std::numeric_limits<T>::is_signed) throw CorruptFile(what + "is negative");
+  if constexpr (std::numeric_limits<T>::is_signed) {
+    if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+        v > static_cast<std::int64_t>(std::numeric_limits<T>::max())) {
+      throw CorruptFile(what + "is out of range");
+    }
+  }
+  return static_cast<T>(v);
 }
 
 // FNV-1a, 64 bits, over the compact dump of the document without its checksum. The dump
@@ -65,17 +90,17 @@ json options_json(const RelevanceOptions& o) {
 RelevanceOptions options_from(const json& j) {
   RelevanceOptions o;
   o.map = parse_relevance_map(j.at("map").get<std::string>());
-  o.hidden_units = j.at("hidden_units").get<std::size_t>();
-  o.pca_dims = j.at("pca_dims").get<std::size_t>();
+  o.hidden_units = integer_at<std::size_t>(j, "hidden_units");
+  o.pca_dims = integer_at<std::size_t>(j, "pca_dims");
   o.use_query = j.at("use_query").get<bool>();
   o.use_score_features = j.at("use_score_features").get<bool>();
-  o.max_epochs = j.at("max_epochs").get<std::size_t>();
-  o.patience = j.at("patience").get<std::size_t>();
-  o.batch_queries = j.at("batch_queries").get<std::size_t>();
+  o.max_epochs = integer_at<std::size_t>(j, "max_epochs");
+  o.patience = integer_at<std::size_t>(j, "patience");
+  o.batch_queries = integer_at<std::size_t>(j, "batch_queries");
   o.learning_rate = j.at("learning_rate").get<double>();
   o.l2 = j.at("l2").get<double>();
   o.validation_fraction = j.at("validation_fraction").get<double>();
-  o.seed = j.at("seed").get<std::uint64_t>();
+  o.seed = integer_at<std::uint64_t>(j, "seed");
   return o;
 }
 
@@ -88,10 +113,10 @@ json summary_json(const RelevanceTrainingSummary& s) {
 
 RelevanceTrainingSummary summary_from(const json& j) {
   RelevanceTrainingSummary s;
-  s.fit_queries = j.at("fit_queries").get<std::size_t>();
-  s.validation_queries = j.at("validation_queries").get<std::size_t>();
-  s.epochs = j.at("epochs").get<std::size_t>();
-  s.best_epoch = j.at("best_epoch").get<std::size_t>();
+  s.fit_queries = integer_at<std::size_t>(j, "fit_queries");
+  s.validation_queries = integer_at<std::size_t>(j, "validation_queries");
+  s.epochs = integer_at<std::size_t>(j, "epochs");
+  s.best_epoch = integer_at<std::size_t>(j, "best_epoch");
   s.fit_loss = j.at("fit_loss").get<double>();
   s.validation_loss = j.at("validation_loss").get<double>();
   s.positive_rate = j.at("positive_rate").get<double>();
@@ -119,14 +144,14 @@ json inputs_json(const AdapterInputs::Parts& p) {
 
 AdapterInputs::Parts inputs_from(const json& j) {
   AdapterInputs::Parts p;
-  p.query_dim = j.at("query_dim").get<std::size_t>();
+  p.query_dim = integer_at<std::size_t>(j, "query_dim");
   p.score_mean = j.at("score_mean").get<double>();
   p.score_scale = j.at("score_scale").get<double>();
   p.use_query = j.at("use_query").get<bool>();
   p.use_score_features = j.at("use_score_features").get<bool>();
   const json& pca = j.at("pca");
   if (!pca.is_null()) {
-    const auto dims = pca.at("dims").get<std::size_t>();
+    const auto dims = integer_at<std::size_t>(pca, "dims");
     if (dims == 0 || dims > p.query_dim) {
       throw CorruptFile("pca.dims = " + std::to_string(dims) + " for " + std::to_string(p.query_dim) +
                         "-dimensional queries");
@@ -147,9 +172,9 @@ FilterModel model_from(const json& document) {
   const ScoreMap map(parse_relevance_map(document.at("map").get<std::string>()));
   AdapterInputs inputs(inputs_from(document.at("inputs")));
   const json& net = document.at("network");
-  const auto n_inputs = net.at("inputs").get<std::size_t>();
-  const auto hidden = net.at("hidden").get<std::size_t>();
-  const auto outputs = net.at("outputs").get<std::size_t>();
+  const auto n_inputs = integer_at<std::size_t>(net, "inputs");
+  const auto hidden = integer_at<std::size_t>(net, "hidden");
+  const auto outputs = integer_at<std::size_t>(net, "outputs");
   // Bound the sizes before multiplying them: a crafted file must not overflow the count.
   constexpr std::size_t max_size = std::size_t{1} << 20;
   if (n_inputs > max_size || hidden > max_size || outputs > max_size) {
@@ -160,7 +185,7 @@ FilterModel model_from(const json& document) {
                          vector_from(net.at("parameters"), AdapterNetwork::parameter_count(n_inputs, hidden, outputs),
                                      "network.parameters"));
   CosineAdapter adapter(parse_metric(document.at("metric").get<std::string>()),
-                        document.at("training_k").get<std::size_t>(), map, std::move(inputs), std::move(network));
+                        integer_at<std::size_t>(document, "training_k"), map, std::move(inputs), std::move(network));
   return FilterModel{std::move(adapter), options_from(document.at("options")),
                      summary_from(document.at("summary")), document.at("provenance").get<std::string>()};
 }
@@ -202,7 +227,7 @@ FilterModel load_filter_model(const std::filesystem::path& path) {
     if (!document.is_object() || document.value("format", "") != format_name) {
       throw CorruptFile(where + " is not a quiver relevance filter (no \"format\": \"" + format_name + "\")");
     }
-    const int version = document.at("version").get<int>();
+    const int version = integer_at<int>(document, "version");
     if (version > relevance_filter_format_version) {
       throw IncompatibleVersion(where + " has format version " + std::to_string(version) + "; this build reads up to " +
                                 std::to_string(relevance_filter_format_version) + ": upgrade quiver");

@@ -109,6 +109,15 @@ TEST_CASE("damaged, foreign and newer files are rejected") {
   write_text(path, document.dump());
   CHECK_THROWS_WITH_AS(RelevanceFilter::load(path), doctest::Contains("format version 99"), IncompatibleVersion);
 
+  // Integer fields stored as huge or fractional numbers (a cast would be undefined: found
+  // by the fuzzer) or negative ones are refused by name.
+  for (const double bad : {4.4e124, 2.5, -3.0}) {
+    document = nlohmann::json::parse(good);
+    document["version"] = bad;
+    write_text(path, document.dump());
+    CHECK_THROWS_WITH_AS(RelevanceFilter::load(path), doctest::Contains("\"version\""), CorruptFile);
+  }
+
   // A consistent checksum over an inconsistent body: the shape check still catches it.
   document = nlohmann::json::parse(good);
   document["network"]["parameters"].erase(0);
