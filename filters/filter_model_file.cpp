@@ -49,12 +49,11 @@ T integer_at(const json& object, const char* key) {
     return static_cast<T>(v);
   }
   const auto v = value.get<std::int64_t>();
-  if (v < 0 && !std::numeric_limits<T>::is_signed) throw CorruptFile(what + "is negative");
-  if constexpr (std::numeric_limits<T>::is_signed) {
-    if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
-        v > static_cast<std::int64_t>(std::numeric_limits<T>::max())) {
-      throw CorruptFile(what + "is out of range");
-    }
+  if constexpr (!std::numeric_limits<T>::is_signed) {
+    if (v < 0) throw CorruptFile(what + "is negative");
+  } else if (v < static_cast<std::int64_t>(std::numeric_limits<T>::min()) ||
+             v > static_cast<std::int64_t>(std::numeric_limits<T>::max())) {
+    throw CorruptFile(what + "is out of range");
   }
   return static_cast<T>(v);
 }

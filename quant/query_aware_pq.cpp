@@ -229,34 +229,19 @@ Eigen::MatrixXd balanced_rotation(const float* rows, std::size_t count, std::siz
   return rotation;
 }
 
-struct Codebooks {
-  std::vector<float> centroids;  // sub_spaces x k x sub_dim
-  double distortion = 0;         // weighted squared distance of the sample to its codes
-};
-
-// k-means per sub-space of the (mapped) training sample, rows x dim.
-Codebooks train_codebooks(const float* sample, std::size_t rows, std::size_t dim, std::size_t sub_spaces,
-                          std::size_t k, std::span<const float> weights, const QueryAwarePqOptions& options) {
+// k-means per sub-space of the (mapped) training sample, rows x dim: the codebooks,
+// sub_spaces x k x sub_dim.
+std::vector<float> train_codebooks(const float* sample, std::size_t rows, std::size_t dim, std::size_t sub_spaces,
+                                   std::size_t k, std::span<const float> weights, const QueryAwarePqOptions& options) {
   const std::size_t sub = dim / sub_spaces;
-  Codebooks books;
-  books.centroids.resize(sub_spaces * k * sub);
-  std::vector<std::uint8_t> labels(rows);
+  std::vector<float> books(sub_spaces * k * sub);
   for (std::size_t m = 0; m < sub_spaces; ++m) {
     KMeansOptions kmeans_options;
     kmeans_options.iterations = options.iterations;
     kmeans_options.seed = options.seed + m;
     kmeans_options.threads = options.threads;
-    const StridedRows block{sample + m * sub, rows, sub, dim};
-    const std::vector<float> centroids = kmeans(block, k, kmeans_options, weights);
-    std::copy(centroids.begin(), centroids.end(), books.centroids.begin() + static_cast<std::ptrdiff_t>(m * k * sub));
-    assign_nearest(block, centroids.data(), k, labels.data(), 1, options.threads);
-    for (std::size_t i = 0; i < rows; ++i) {
-      const float* x = sample + i * dim + m * sub;
-      const float* c = centroids.data() + labels[i] * sub;
-      double d2 = 0;
-      for (std::size_t j = 0; j < sub; ++j) d2 += (double{x[j]} - c[j]) * (double{x[j]} - c[j]);
-      books.distortion += (weights.empty() ? 1.0 : double{weights[i]}) * d2;
-    }
+    const std::vector<float> centroids = kmeans({sample + m * sub, rows, sub, dim}, k, kmeans_options, weights);
+    std::copy(centroids.begin(), centroids.end(), books.begin() + static_cast<std::ptrdiff_t>(m * k * sub));
   }
   return books;
 }
@@ -276,7 +261,24 @@ double trial_distortion(const std::vector<float>& sample, std::size_t dim, std::
   }
   QueryAwarePqOptions trial = options;
   trial.iterations = std::min(options.iterations, kTrialIterations);
-  return train_codebooks(subset.data(), subset.size() / dim, dim, sub_spaces, k, subset_weights, trial).distortion;
+  const std::size_t count = subset.size() / dim;
+  const std::vector<float> books = train_codebooks(subset.data(), count, dim, sub_spaces, k, subset_weights, trial);
+  // Weighted squared distance of the subset to its nearest codes.
+  const std::size_t sub = dim / sub_spaces;
+  std::vector<std::uint8_t> labels(count);
+  double distortion = 0;
+  for (std::size_t m = 0; m < sub_spaces; ++m) {
+    const float* centroids = books.data() + m * k * sub;
+    assign_nearest({subset.data() + m * sub, count, sub, dim}, centroids, k, labels.data(), 1, options.threads);
+    for (std::size_t i = 0; i < count; ++i) {
+      const float* x = subset.data() + i * dim + m * sub;
+      const float* c = centroids + labels[i] * sub;
+      double d2 = 0;
+      for (std::size_t j = 0; j < sub; ++j) d2 += (double{x[j]} - c[j]) * (double{x[j]} - c[j]);
+      distortion += (subset_weights.empty() ? 1.0 : double{subset_weights[i]}) * d2;
+    }
+  }
+  return distortion;
 }
 
 }  // namespace
@@ -365,9 +367,8 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
       }
     }
   }
-  Codebooks codebooks = train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(),
-                                        training.weights, options);
-  pq.codebooks_ = std::move(codebooks.centroids);
+  pq.codebooks_ =
+      train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(), training.weights, options);
   if (pq.anisotropy_ > 1.0f) pq.refine_anisotropic(sample.data(), chosen.size(), training.weights, options.threads);
   return pq;
 }
