@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   libhnswlib-dev libxsimd-dev libeigen3-dev
   thrift-compiler libthrift-dev libboost-dev python3-thrift libsqlite3-dev
   libfaiss-dev libopenblas-dev liblapack-dev
@@ -26,5 +26,6 @@ if [ "${QUIVER_SKIP_APT:-0}" != 1 ]; then
   $sudo apt-get install -y -q --no-install-recommends "${packages[@]}"
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+source tools/compiler_cache.sh
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${compiler_cache_flags[@]}"
 cmake --build build -j "$(nproc)"

@@ -12,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup.sh
+source tools/compiler_cache.sh
 jobs="$(nproc)"
 
 echo "== Release build: all tests"
@@ -26,7 +27,7 @@ instrumented_flags="-O1 -gline-tables-only"
 echo "== ASan + UBSan (clang): unit tests and fuzz smoke"
 CC=clang CXX=clang++ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$instrumented_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$instrumented_flags" \
-  -DQUIVER_BUILD_FUZZ=ON -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF
+  -DQUIVER_BUILD_FUZZ=ON -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF "${compiler_cache_flags[@]}"
 cmake --build build-sanitize -j "$jobs" --target quiver_unit_tests quiver_fuzz
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-sanitize --output-on-failure -j "$jobs" -L unit
@@ -37,6 +38,6 @@ echo "== TSan (clang): threaded engine tests"
 # -g rather than line tables: tests/tsan.supp names an inlined hnswlib frame.
 CC=clang CXX=clang++ cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" \
-  -DQUIVER_SANITIZE=thread -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF
+  -DQUIVER_SANITIZE=thread -DQUIVER_BUILD_BENCH=OFF -DQUIVER_AVX512=OFF "${compiler_cache_flags[@]}"
 cmake --build build-tsan -j "$jobs" --target quiver_engine_tests
 QUIVER_CONCURRENCY_OPS="${QUIVER_CONCURRENCY_OPS:-25000}" ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L threaded

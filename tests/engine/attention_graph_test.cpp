@@ -29,7 +29,7 @@ Measured measure(const Index& index, const OodSet& set, const std::vector<std::v
 
 }  // namespace
 
-TEST_CASE("the attention graph serves out-of-distribution queries with less work than HNSW") {
+TEST_CASE("the attention graph serves out-of-distribution queries with less work than HNSW" * doctest::test_suite("quality")) {
   auto set = ood_synthetic(20000, 3000, 200, 48);
   auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
   BuildOptions options;

@@ -27,7 +27,7 @@ struct EvenIds final : IdFilter {
 
 }  // namespace
 
-TEST_CASE("recall@10 >= 0.95 at the documented ef on seeded clustered data, every metric and encoding") {
+TEST_CASE("recall@10 >= 0.95 at the documented ef on seeded clustered data, every metric and encoding" * doctest::test_suite("quality")) {
   auto data = clustered_vectors(4000, 32, 7);
   auto queries = clustered_vectors(100, 32, 8);
   auto unit_data = data;
@@ -59,7 +59,7 @@ TEST_CASE("recall@10 >= 0.95 at the documented ef on seeded clustered data, ever
   }
 }
 
-TEST_CASE("recall@10 >= 0.95 at ef 64 on a Fashion-MNIST subset (L2)") {
+TEST_CASE("recall@10 >= 0.95 at ef 64 on a Fashion-MNIST subset (L2)" * doctest::test_suite("quality")) {
   auto data = read_vectors(QUIVER_FASHION_MNIST_DIR "/train-images-idx3-ubyte.gz", 10000);
   auto queries = read_vectors(QUIVER_FASHION_MNIST_DIR "/t10k-images-idx3-ubyte.gz", 100);
   auto index = Index::build(IndexSpec::parse("hnsw16,efc100,f32", Metric::L2, 784), data);

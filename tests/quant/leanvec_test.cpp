@@ -345,7 +345,7 @@ TEST_CASE("LeanVec-OOD beats LeanVec-ID on synthetic out-of-distribution cones")
   CHECK(error_of(sphering, data, train_queries) <= error_of(frank_wolfe, data, train_queries) * (1 + 1e-6));
 }
 
-TEST_CASE("LeanVec-OOD beats LeanVec-ID on real attention queries and keys (attn-pylm-l3h0)") {
+TEST_CASE("LeanVec-OOD beats LeanVec-ID on real attention queries and keys (attn-pylm-l3h0)" * doctest::test_suite("quality")) {
   const std::string dir = std::string(QUIVER_SHARED_DATA_DIR) + "/attn-pylm-l3h0/";
   const Rows keys = read_fbin(dir + "keys.fbin");
   const Rows train_queries = read_fbin(dir + "queries_train.fbin");

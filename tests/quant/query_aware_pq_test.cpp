@@ -271,7 +271,7 @@ TEST_CASE("the fast-scan kernels sum exactly with many sub-spaces (16-bit lanes 
   }
 }
 
-TEST_CASE("query-aware codebooks cut the top-score error of plain PQ on out-of-distribution queries") {
+TEST_CASE("query-aware codebooks cut the top-score error of plain PQ on out-of-distribution queries" * doctest::test_suite("quality")) {
   const testing::OodSet set = testing::ood_synthetic(6000, 4000, 100, 64, 2024);
   for (const unsigned bits : {8u, 4u}) {
     CAPTURE(bits);
@@ -285,7 +285,7 @@ TEST_CASE("query-aware codebooks cut the top-score error of plain PQ on out-of-d
   }
 }
 
-TEST_CASE("score-aware training (retrieval weights, anisotropic codes) cuts the top-score error further") {
+TEST_CASE("score-aware training (retrieval weights, anisotropic codes) cuts the top-score error further" * doctest::test_suite("quality")) {
   const testing::OodSet set = testing::ood_synthetic(6000, 4000, 100, 64, 2024);
   QueryAwarePqOptions unweighted = options_for(16, 8);
   unweighted.weight_neighbours = 0;
