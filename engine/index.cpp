@@ -25,6 +25,7 @@
 #include "quant/distance.h"
 #include "quiver/error.h"
 #include "quiver/relevance_filter.h"
+#include "quiver/vector_io.h"
 
 namespace quiver {
 
@@ -116,6 +117,9 @@ struct Index::Impl {
   std::size_t inserts_since_walk = 0;
   std::size_t elements_at_last_check = 0;
   std::vector<std::byte> secondary;  // re-rank codes by internal id (capacity x secondary_bytes)
+  // Attention graphs: the sample queries the graph was learned from, so that compact()
+  // learns the new graph the same way. Set at build or load, read-only after.
+  Matrix sample_queries;
   // Shared so that a search can finish scoring after releasing the lock while another
   // thread replaces or clears the filter.
   std::shared_ptr<const RelevanceFilter> relevance;
@@ -475,6 +479,9 @@ Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::
   impl->limits = limits;
   if (spec.graph == GraphKind::Attention) {
     impl->build_attention(ids, data, options);
+    const MatrixView queries = options.sample_queries;
+    impl->sample_queries = Matrix(queries.rows, queries.cols);
+    std::copy_n(queries.data, queries.rows * queries.cols, impl->sample_queries.values.begin());
   } else {
     impl->add(ids, data, options);
   }
@@ -496,6 +503,14 @@ Index Index::load(const std::filesystem::path& directory, const ResourceLimits& 
                         std::to_string(manifest.spec.dim) + " dimensions, " + to_string(manifest.spec.metric));
     }
     impl->relevance = std::make_shared<const RelevanceFilter>(std::move(filter));
+  }
+  if (manifest.files.contains("sample_queries")) {  // attention graphs saved since 2026-12-07
+    auto queries_path = manifest.verified_path(directory, "sample_queries");
+    impl->sample_queries = read_vectors(queries_path);
+    if (impl->sample_queries.cols != manifest.spec.dim) {
+      throw CorruptFile(queries_path.string() + ": sample queries of " + std::to_string(impl->sample_queries.cols) +
+                        " dimensions, but the index has " + std::to_string(manifest.spec.dim));
+    }
   }
   impl->limits = limits;
   if (manifest.elements == 0) return Index(std::move(impl));
@@ -606,7 +621,15 @@ void Index::compact(const BuildOptions& options) {
   BuildOptions rebuild_options;
   rebuild_options.threads = options.threads;
   rebuild_options.progress = options.progress;
-  rebuilt.add(ids, live, rebuild_options);
+  // An attention graph is learned again from its sample queries: inserted the HNSW way,
+  // it would lose what lets queries unlike the data find their neighbours. Indexes saved
+  // before the queries were kept have none and are rebuilt by insertion.
+  if (impl_->spec.graph == GraphKind::Attention && impl_->sample_queries.rows > 0) {
+    rebuild_options.sample_queries = impl_->sample_queries;
+    rebuilt.build_attention(ids, live, rebuild_options);
+  } else {
+    rebuilt.add(ids, live, rebuild_options);
+  }
 
   std::unique_lock lock(impl_->mutex);
   auto& graph = impl_->graph;
@@ -776,6 +799,11 @@ void Index::save(const std::filesystem::path& directory) const {
     engine::write_atomically(encoder_target, [&](const std::filesystem::path& temp) { impl_->encoder->save(temp); });
     manifest.files["encoder"] = engine::describe_file(encoder_target);
   }
+  if (impl_->sample_queries.rows > 0) {
+    auto queries_target = directory / ("sample-queries-" + generation + ".fbin");
+    write_vectors(queries_target, impl_->sample_queries);  // written to a temp file, synced and renamed
+    manifest.files["sample_queries"] = engine::describe_file(queries_target);
+  }
   if (impl_->relevance) {
     auto filter_target = directory / ("relevance-" + generation + ".json");
     engine::write_atomically(filter_target, [&](const std::filesystem::path& temp) { impl_->relevance->save(temp); });
@@ -786,7 +814,7 @@ void Index::save(const std::filesystem::path& directory) const {
   for (const auto& entry : std::filesystem::directory_iterator(directory)) {
     auto name = entry.path().filename().string();
     bool ours = name.starts_with("graph-") || name.starts_with("secondary-") || name.starts_with("encoder-") ||
-                name.starts_with("relevance-");
+                name.starts_with("relevance-") || name.starts_with("sample-queries-");
     bool current = std::any_of(manifest.files.begin(), manifest.files.end(),
                                [&](const auto& file) { return file.second.name == name; });
     if (ours && !current) {

@@ -73,6 +73,44 @@ TEST_CASE("attention indexes save, load and take later additions") {
   }
 }
 
+TEST_CASE("compact learns the attention graph again from the sample queries the index keeps") {
+  TempDirectory dir;
+  auto set = ood_synthetic(2000, 400, 30, 16, 21);
+  BuildOptions options;
+  options.threads = 1;
+  options.sample_queries = set.train_queries;
+  const auto spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  // Every fifth key removed, then compacted: the graph must be the one a fresh build on
+  // the remaining keys learns, walk for walk, also after a save and load.
+  std::vector<std::uint64_t> kept_ids;
+  Matrix kept_keys(set.keys.rows - set.keys.rows / 5, set.keys.cols);
+  for (std::size_t i = 0; i < set.keys.rows; ++i) {
+    if (i % 5 == 0) continue;
+    std::copy_n(set.keys.row(i).data(), set.keys.cols, kept_keys.row(kept_ids.size()).data());
+    kept_ids.push_back(i);
+  }
+  auto fresh = Index::build(spec, kept_keys, kept_ids, options);
+
+  auto index = Index::build(spec, set.keys, {}, options);
+  index.save(dir.path());
+  auto loaded = Index::load(dir.path());
+  BuildOptions one_thread;  // no sample queries: the index brings its own
+  one_thread.threads = 1;
+  for (auto* compacted : {&index, &loaded}) {
+    for (std::size_t i = 0; i < set.keys.rows; i += 5) compacted->remove(i);
+    compacted->compact(one_thread);
+    CHECK(compacted->deleted_count() == 0);
+    SearchStats fresh_work, compacted_work;
+    auto expected = fresh.search_batch(set.eval_queries, {.k = 10, .ef = 40}, 1, &fresh_work);
+    auto found = compacted->search_batch(set.eval_queries, {.k = 10, .ef = 40}, 1, &compacted_work);
+    CHECK(compacted_work.distances == fresh_work.distances);
+    for (std::size_t q = 0; q < found.size(); ++q) {
+      REQUIRE(found[q].size() == expected[q].size());
+      for (std::size_t i = 0; i < found[q].size(); ++i) CHECK(found[q][i].id == expected[q][i].id);
+    }
+  }
+}
+
 TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the graph") {
   TempDirectory dir;
   auto set = ood_synthetic(3000, 500, 50, 16, 9);
