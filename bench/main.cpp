@@ -55,6 +55,7 @@ struct Options {
   std::string cache_dir;
   std::string plot_data;
   std::size_t max_queries = 0;  // 0 = all
+  double added_fraction = 0.0;  // quiver only: the last fraction of the base arrives through add()
   std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
   std::vector<std::size_t> pq_compare;       // non-empty: query-aware vs plain PQ at these M instead of the sweep
   unsigned pq_bits = 8;
@@ -141,7 +142,8 @@ std::vector<Contender> make_contenders(const Options& options, const std::vector
   for (const std::string& entry : specs) {
     const QuiverConfig config = parse_quiver_config(entry);
     contenders.push_back({make_quiver_system(IndexSpec::parse(config.spec, data.metric, data.base.cols),
-                                             data.train_queries.view(), config.buffer_factor),
+                                             data.train_queries.view(), config.buffer_factor,
+                                             options.added_fraction),
                           raw});
   }
   std::vector<std::string> faiss_factories = split(options.faiss_configs, ';');
@@ -316,6 +318,10 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", options.cache_dir, "converted data sets and ground truth")->capture_default_str();
   app.add_option("--plot-data", options.plot_data, "write one .dat per curve here, for bench/plot");
   app.add_option("--max-queries", options.max_queries, "use only the first N queries (0 = all)");
+  app.add_option("--added-fraction", options.added_fraction,
+                 "quiver indexes are built on the rest of the base, then take this last fraction through add(), "
+                 "1000 rows at a time (the peers build on all of it)")
+      ->check(CLI::Range(0.0, 0.9));
   app.add_option("--filter-selectivities", options.filter_selectivities,
                  "run the filtered-search benchmark instead of the sweep: random attributes, one filter per "
                  "allowed fraction (e.g. 0.5,0.1,0.01,0.001), recall and QPS of quiver's filtered search")

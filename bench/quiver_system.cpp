@@ -1,6 +1,8 @@
 #include "bench/quiver_system.h"
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,12 +14,16 @@ namespace {
 
 class QuiverSystem final : public System {
  public:
-  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries, std::size_t buffer_factor)
-      : spec_(spec), sample_queries_(sample_queries), buffer_factor_(std::max<std::size_t>(buffer_factor, 1)) {}
+  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries, std::size_t buffer_factor, double added_fraction)
+      : spec_(spec),
+        sample_queries_(sample_queries),
+        buffer_factor_(std::max<std::size_t>(buffer_factor, 1)),
+        added_fraction_(added_fraction) {}
 
   std::string name() const override { return "quiver"; }
   std::string config() const override {
-    return spec_.to_string() + (buffer_factor_ > 1 ? ":buffer=" + std::to_string(buffer_factor_) : "");
+    return spec_.to_string() + (buffer_factor_ > 1 ? ":buffer=" + std::to_string(buffer_factor_) : "") +
+           (added_fraction_ > 0 ? " (last " + std::to_string(std::lround(added_fraction_ * 100)) + " % added)" : "");
   }
   std::string search_parameter() const override { return "ef"; }
   bool handles_cosine() const override { return true; }
@@ -26,7 +32,19 @@ class QuiverSystem final : public System {
     BuildOptions options;
     options.threads = threads;
     options.sample_queries = sample_queries_;
-    index_ = Index::build(spec_, workload.base, {}, options);
+    // With an added fraction, the last rows arrive after the build in batches, as keys
+    // do when a KV cache grows; ids stay the row numbers.
+    const MatrixView base = workload.base;
+    const auto added = static_cast<std::size_t>(std::lround(added_fraction_ * static_cast<double>(base.rows)));
+    const std::size_t built = base.rows - added;
+    std::vector<std::uint64_t> ids(base.rows);
+    std::iota(ids.begin(), ids.end(), std::uint64_t{0});
+    index_ = Index::build(spec_, base.slice(0, built), std::span(ids).first(built), options);
+    constexpr std::size_t batch = 1000;
+    for (std::size_t first = built; first < base.rows; first += batch) {
+      const std::size_t count = std::min(batch, base.rows - first);
+      index_->add(std::span(ids).subspan(first, count), base.slice(first, count), options);
+    }
   }
 
   void search(std::span<const float> query, std::size_t k, std::size_t ef, std::span<std::int64_t> ids) override {
@@ -65,14 +83,15 @@ class QuiverSystem final : public System {
   IndexSpec spec_;
   MatrixView sample_queries_;
   std::size_t buffer_factor_;
+  double added_fraction_;
   std::optional<Index> index_;
 };
 
 }  // namespace
 
 std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries,
-                                          std::size_t buffer_factor) {
-  return std::make_unique<QuiverSystem>(spec, sample_queries, buffer_factor);
+                                          std::size_t buffer_factor, double added_fraction) {
+  return std::make_unique<QuiverSystem>(spec, sample_queries, buffer_factor, added_fraction);
 }
 
 }  // namespace quiver::bench

@@ -3,6 +3,8 @@
 // train the specs that learn from queries (leanvec-ood, attn); it must outlive build().
 // `buffer_factor` > 1 keeps buffer_factor x ef candidates for re-ranking
 // (SearchParams::buffer), so a compressed walk can stay narrow while re-ranking more.
+// `added_fraction` > 0 builds on the other rows first and adds that last fraction of
+// the base afterwards, 1,000 rows per add().
 #pragma once
 
 #include <cstddef>
@@ -14,6 +16,6 @@
 namespace quiver::bench {
 
 std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries,
-                                          std::size_t buffer_factor = 1);
+                                          std::size_t buffer_factor = 1, double added_fraction = 0.0);
 
 }  // namespace quiver::bench

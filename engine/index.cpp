@@ -216,6 +216,10 @@ struct Index::Impl {
   // Inserts rows [first, first + count) on `threads` threads. The caller holds the writer lock.
   void insert(MatrixView vectors, const std::vector<std::uint64_t>& ids, std::size_t first, std::size_t count,
               std::size_t threads) {
+    // An attention graph is one layer whose entry point was chosen for the queries: new
+    // rows join that layer. A drawn HNSW level would put a new row above it, as the entry
+    // point of every search (hnswlib draws levels as -ln(U) * mult_).
+    if (spec.graph == GraphKind::Attention) graph->mult_ = 0.0;
     std::size_t primary_bytes = encoder->primary_bytes();
     std::size_t workers = engine::resolve_threads(threads);
     std::vector<std::vector<std::byte>> scratch(workers, std::vector<std::byte>(primary_bytes + secondary_bytes()));
