@@ -846,8 +846,10 @@ std::size_t Index::memory_bytes() const {
   std::shared_lock lock(impl_->mutex);
   const auto& graph = impl_->graph;
   if (!graph) return 0;
-  // Codes and links as allocated (base layer at capacity), counted as for hnswlib.
-  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_ + impl_->secondary.capacity();
+  // Codes and links as allocated (base layer at capacity), counted as for hnswlib, and
+  // the sample queries an attention graph keeps for compaction.
+  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_ + impl_->secondary.capacity() +
+                      impl_->sample_queries.values.capacity() * sizeof(float);
   for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
     bytes += static_cast<std::size_t>(graph->element_levels_[i]) * graph->size_links_per_element_;
   }

@@ -92,7 +92,7 @@ class QUIVER_API Index {
   const IndexSpec& spec() const;
   std::size_t size() const;            // live vectors
   std::size_t deleted_count() const;   // tombstones awaiting compact()
-  std::size_t memory_bytes() const;    // vectors + graph, not process overhead
+  std::size_t memory_bytes() const;    // vectors + graph (+ kept sample queries), not process overhead
   std::size_t primary_code_bytes() const;  // per vector, walked by the graph
   std::size_t rerank_code_bytes() const;   // per vector, re-ranks the buffer (0: none)
 
