@@ -153,8 +153,12 @@ struct Index::Impl {
     std::size_t upper_links = spec.M * sizeof(std::uint32_t) + sizeof(std::uint32_t);
     return (upper_links + spec.M - 2) / (spec.M - 1) + id_map_entry_bytes;
   }
+  // The sample queries an attention graph keeps for compaction: a fixed cost, not per vector.
+  std::size_t kept_query_bytes() const { return sample_queries.values.size() * sizeof(float); }
   std::size_t estimated_bytes(std::size_t capacity, std::size_t vectors) const {
-    return saturating_add(io::saturating_mul(capacity, slot_bytes()), io::saturating_mul(vectors, vector_bytes()));
+    return saturating_add(
+        saturating_add(io::saturating_mul(capacity, slot_bytes()), io::saturating_mul(vectors, vector_bytes())),
+        kept_query_bytes());
   }
 
   // How many of `ids` would take a new graph slot, and how many would become live
@@ -191,7 +195,11 @@ struct Index::Impl {
       throw ResourceExhausted("adding " + std::to_string(new_slots) + " vectors would grow the index to " +
                               std::to_string(elements) + " slots, about " + std::to_string(bytes) + " bytes (" +
                               std::to_string(slot_bytes() + vector_bytes()) + " per vector for spec '" +
-                              spec.to_string() + "'), over ResourceLimits::memory_budget_bytes = " +
+                              spec.to_string() + "'" +
+                              (kept_query_bytes() > 0
+                                   ? " and " + std::to_string(kept_query_bytes()) + " for the kept sample queries"
+                                   : std::string()) +
+                              "), over ResourceLimits::memory_budget_bytes = " +
                               std::to_string(limits.memory_budget_bytes) +
                               "; raise the budget, compact() away tombstones or choose a smaller encoding");
     }
@@ -204,7 +212,7 @@ struct Index::Impl {
       std::size_t needed = graph->cur_element_count + extra;
       std::size_t grown = std::max(needed, graph->max_elements_ * 3 / 2);
       if (limits.memory_budget_bytes != 0) {  // growth headroom stops at the budget
-        std::size_t fixed = io::saturating_mul(needed, vector_bytes());
+        std::size_t fixed = saturating_add(io::saturating_mul(needed, vector_bytes()), kept_query_bytes());
         std::size_t affordable = fixed < limits.memory_budget_bytes ? (limits.memory_budget_bytes - fixed) / slot_bytes() : 0;
         grown = std::max(needed, std::min(grown, affordable));
       }
@@ -313,6 +321,9 @@ struct Index::Impl {
                             "(--sample-queries on the command line)");
     }
     check_vectors(queries, spec, "sample queries");
+    // Kept as given (compact() learns the graph again from them) and counted in the budget.
+    sample_queries = Matrix(queries.rows, queries.cols);
+    std::copy_n(queries.data, queries.rows * queries.cols, sample_queries.values.begin());
     auto ids = resolve_ids(id_span, vectors.rows);
     Matrix unit_data;
     Matrix unit_queries;
@@ -483,9 +494,6 @@ Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::
   impl->limits = limits;
   if (spec.graph == GraphKind::Attention) {
     impl->build_attention(ids, data, options);
-    const MatrixView queries = options.sample_queries;
-    impl->sample_queries = Matrix(queries.rows, queries.cols);
-    std::copy_n(queries.data, queries.rows * queries.cols, impl->sample_queries.values.begin());
   } else {
     impl->add(ids, data, options);
   }

@@ -8,6 +8,7 @@
 #include "engine/temp_directory.h"
 #include "quiver/error.h"
 #include "quiver/index.h"
+#include "support/ood_synthetic.h"
 #include "support/synthetic.h"
 
 using namespace quiver;
@@ -121,6 +122,26 @@ TEST_CASE("a compressed encoding fits more vectors into the same budget") {
   std::size_t lvq8 = fits("hnsw8,lvq8");
   CHECK(f32 < 3000);
   CHECK(lvq8 > f32 * 3 / 2);
+}
+
+TEST_CASE("the budget counts the sample queries an attention graph keeps") {
+  // 4,000 kept queries of 16 floats (256 KB) outweigh 500 keys' graph and codes.
+  auto set = ood_synthetic(500, 4000, 1, 16, 12);
+  const IndexSpec spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  const std::size_t query_bytes = set.train_queries.values.size() * sizeof(float);
+  auto probe = Index::build(spec, set.keys, {}, options);
+  REQUIRE(probe.memory_bytes() > query_bytes);
+  const std::size_t budget = probe.memory_bytes() - query_bytes / 2;
+  const std::string kept = std::to_string(query_bytes) + " for the kept sample queries";
+  CHECK_THROWS_WITH_AS(Index::build(spec, set.keys, {}, options, {.memory_budget_bytes = budget}),
+                       doctest::Contains(kept.c_str()), ResourceExhausted);
+  TempDirectory directory;
+  probe.save(directory.path());
+  CHECK_THROWS_WITH_AS(Index::load(directory.path(), {.memory_budget_bytes = budget}),
+                       doctest::Contains("over ResourceLimits::memory_budget_bytes"), ResourceExhausted);
+  CHECK(Index::load(directory.path(), {.memory_budget_bytes = 2 * probe.memory_bytes()}).size() == 500);
 }
 
 TEST_CASE("load refuses an index over the limits before reading its graph") {

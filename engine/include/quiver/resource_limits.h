@@ -19,7 +19,8 @@ struct ResourceLimits {
   // Bound on the index's estimated memory: per allocated slot, hnswlib's element block
   // (base-layer links, primary code, label), its lock, level and list pointer, two
   // visited marks, and the re-rank code; per stored vector, the expected upper-layer
-  // links and the id map entry. Transient memory (LeanVec training, compact()'s rebuild,
+  // links and the id map entry; once, the sample queries an attention graph keeps for
+  // compact(). Transient memory (LeanVec training, compact()'s rebuild,
   // per-query buffers) is not counted.
   std::size_t memory_budget_bytes = 0;
 };
