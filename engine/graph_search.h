@@ -25,6 +25,13 @@ struct Candidate {
   std::uint32_t id;  // internal id (hnswlib's tableint)
 };
 
+// A distance that can also score many stored codes in one call (a neighbour list):
+// out[i] equals distance(stored[i]) exactly, only computed together.
+template <typename Distance>
+concept BatchDistance = requires(const Distance& distance, const char* const* stored, std::size_t count, float* out) {
+  distance.score_batch(stored, count, out);
+};
+
 namespace detail {
 
 inline void prefetch_lines(const char* address, std::size_t lines) {
@@ -129,6 +136,8 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
   }
 
   std::vector<std::uint32_t> fresh(graph.maxM0_);
+  std::vector<const char*> fresh_codes(BatchDistance<Distance> ? graph.maxM0_ : 0);
+  std::vector<float> fresh_distances(fresh_codes.size());
   std::size_t cursor = 0;
   while (cursor < count && !detail::cancelled(cancel)) {
     buffer[cursor].expanded = true;
@@ -141,12 +150,25 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
     for (std::size_t j = 0; j < degree; ++j) {
       if (visited.visit(ids[j])) fresh[n_fresh++] = ids[j];
     }
-    for (std::size_t j = 0; j < n_fresh; ++j) detail::prefetch_lines(graph.getDataByInternalId(fresh[j]), 1);
+    if constexpr (BatchDistance<Distance>) {
+      for (std::size_t j = 0; j < n_fresh; ++j) {
+        fresh_codes[j] = graph.getDataByInternalId(fresh[j]);
+        detail::prefetch_lines(fresh_codes[j], vector_lines);
+      }
+      distance.score_batch(fresh_codes.data(), n_fresh, fresh_distances.data());
+    } else {
+      for (std::size_t j = 0; j < n_fresh; ++j) detail::prefetch_lines(graph.getDataByInternalId(fresh[j]), 1);
+    }
 
     std::size_t first_inserted = count;
     for (std::size_t j = 0; j < n_fresh; ++j) {
-      if (j + 1 < n_fresh) detail::prefetch_lines(graph.getDataByInternalId(fresh[j + 1]), vector_lines);
-      float d = distance(graph.getDataByInternalId(fresh[j]));
+      float d;
+      if constexpr (BatchDistance<Distance>) {
+        d = fresh_distances[j];
+      } else {
+        if (j + 1 < n_fresh) detail::prefetch_lines(graph.getDataByInternalId(fresh[j + 1]), vector_lines);
+        d = distance(graph.getDataByInternalId(fresh[j]));
+      }
       ++stats.distances;
       if (count == ef && d >= buffer[count - 1].distance) {
         keep_spare(d, fresh[j]);

@@ -439,7 +439,7 @@ struct Index::Impl {
     });
     ++stats.queries;
 
-    if (secondary_bytes() > 0) {  // re-rank the whole buffer with the secondary codes
+    if (secondary_bytes() > 0 || encoder->walk_is_coarse()) {  // re-rank the whole buffer
       for (auto& candidate : found) {
         candidate.distance = encoder->secondary_distance(
             prepared, reinterpret_cast<const std::byte*>(graph->getDataByInternalId(candidate.id)),
@@ -692,7 +692,7 @@ std::vector<Hit> Index::search_ids(std::span<const float> query, std::span<const
     if (!graph->isMarkedDeleted(it->second)) scored.push_back({0.0f, it->second});
   }
   const std::size_t secondary_bytes = impl_->secondary_bytes();
-  if (secondary_bytes > 0) {
+  if (secondary_bytes > 0 || impl_->encoder->walk_is_coarse()) {  // as search scores its results
     for (auto& candidate : scored) {
       candidate.distance = impl_->encoder->secondary_distance(
           prepared, reinterpret_cast<const std::byte*>(graph->getDataByInternalId(candidate.id)),

@@ -288,6 +288,7 @@ VectorEncoder::Query VectorEncoder::prepare(std::span<const float> query) const 
   if (pq_) {
     prepared.pq_table.resize(pq_->lookup_table_size());
     pq_->lookup_table(prepared.full, prepared.pq_table);
+    if (spec_.pq_bits == 4) prepared.pq_bytes = quant::quantize_lut(prepared.pq_table, spec_.pq_sub_spaces);
   }
   return prepared;
 }

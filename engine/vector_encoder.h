@@ -5,6 +5,7 @@
 // maps, LVQ means) and persists them.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "quant/leanvec.h"
 #include "quant/lvq_codec.h"
 #include "quant/pq_codes.h"
+#include "quant/pq_fast_scan.h"
 #include "quant/query_aware_pq.h"
 #include "quiver/index_spec.h"
 #include "quiver/matrix.h"
@@ -53,6 +55,7 @@ class VectorEncoder {
     std::optional<quant::LvqCodec::Query> primary_lvq;
     std::optional<quant::LvqCodec::Query> secondary_lvq;
     std::vector<float> pq_table;  // Qavq: sub_spaces x 2^bits inner products with the centroids
+    quant::PqFastScanLut pq_bytes;  // Qavq with 4-bit sub-codes: pq_table quantized for the walk
     std::span<const float> primary() const { return reduced.empty() ? std::span<const float>(full) : reduced; }
   };
   Query prepare(std::span<const float> query) const;
@@ -62,7 +65,13 @@ class VectorEncoder {
   template <typename Body>
   void with_primary_distance(const Query& query, Body&& body) const;
 
-  // Re-rank distance (smaller is closer) on the stored secondary (and primary) codes.
+  // Whether the walk's distances are coarser than secondary_distance's even without a
+  // re-rank encoding (4-bit qavq walks on a byte-quantized table): the buffer is then
+  // scored again before the best are returned.
+  bool walk_is_coarse() const { return pq_ && spec_.pq_bits == 4; }
+
+  // Re-rank distance (smaller is closer) on the stored secondary (and primary) codes; the
+  // float table for qavq without a re-rank encoding.
   float secondary_distance(const Query& query, const std::byte* primary, const std::byte* secondary) const;
 
  private:
@@ -147,6 +156,37 @@ struct PqTableDistance {
   }
 };
 
+// Qavq with 4-bit sub-codes, as the walk scores them: the table quantized to bytes
+// (quant::PqFastScanLut), so that a whole neighbour list is scored by the fast-scan
+// kernel, 32 codes per pass of byte shuffles, rather than one table walk per code. A
+// single code sums the same bytes, so both paths give identical distances.
+struct PqFastScanDistance {
+  const quant::PqFastScanLut* lut;
+  quant::PqFastScanRowsFn scan_rows;
+  std::size_t pairs;
+  float operator()(const char* stored) const {
+    const auto* codes = reinterpret_cast<const std::uint8_t*>(stored);
+    const std::uint8_t* table = lut->table.data();
+    std::uint32_t sum = 0;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      sum += table[p * quant::kFastScanPairBytes + (codes[p] & 15u)] +
+             table[p * quant::kFastScanPairBytes + 16 + (codes[p] >> 4)];
+    }
+    return -lut->score(sum);
+  }
+  // out[i] = (*this)(stored[i]) for i < count.
+  void score_batch(const char* const* stored, std::size_t count, float* out) const {
+    const std::uint8_t* rows[quant::kFastScanBlock];
+    std::uint32_t sums[quant::kFastScanBlock];
+    for (std::size_t first = 0; first < count; first += quant::kFastScanBlock) {
+      const std::size_t n = std::min(quant::kFastScanBlock, count - first);
+      for (std::size_t i = 0; i < n; ++i) rows[i] = reinterpret_cast<const std::uint8_t*>(stored[first + i]);
+      scan_rows(rows, n, pairs, lut->table.data(), sums);
+      for (std::size_t i = 0; i < n; ++i) out[first + i] = -lut->score(sums[i]);
+    }
+  }
+};
+
 template <typename Body>
 void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const {
   auto q = query.primary();
@@ -170,7 +210,8 @@ void VectorEncoder::with_primary_distance(const Query& query, Body&& body) const
       if (spec_.pq_bits == 8) {
         body(PqTableDistance<8>{query.pq_table.data(), spec_.pq_sub_spaces});
       } else {
-        body(PqTableDistance<4>{query.pq_table.data(), spec_.pq_sub_spaces});
+        body(PqFastScanDistance{&query.pq_bytes, quant::pq_fast_scan_kernels().scan_rows,
+                                quant::packed_row_bytes(spec_.pq_sub_spaces)});
       }
       return;
     case Encoding::Lvq8:

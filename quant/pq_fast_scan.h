@@ -38,9 +38,17 @@ PqFastScanLut quantize_lut(std::span<const float> lut, std::size_t sub_spaces);
 using PqFastScanFn = void (*)(const std::uint8_t* codes, std::size_t blocks, std::size_t pairs,
                               const std::uint8_t* table, std::uint32_t* out);
 
+// out[i] = the same sums for `count` vectors whose codes are nibble-packed rows
+// (packed_nibble: `pairs` bytes each, sub-spaces 2p and 2p + 1 in byte p), wherever they
+// lie: a graph walk's neighbour list, scored together without a stored block layout. The
+// SIMD variants transpose up to 32 rows into a block in registers, then scan it.
+using PqFastScanRowsFn = void (*)(const std::uint8_t* const* rows, std::size_t count, std::size_t pairs,
+                                  const std::uint8_t* table, std::uint32_t* out);
+
 struct PqFastScanKernels {
   const char* isa;  // as DistanceKernels::isa
   PqFastScanFn scan;
+  PqFastScanRowsFn scan_rows;
 };
 
 // The variant for kernels().isa, i.e. the running CPU or QUIVER_ISA.

@@ -25,11 +25,23 @@ void scan_scalar(const std::uint8_t* codes, std::size_t blocks, std::size_t pair
   }
 }
 
+void scan_rows_scalar(const std::uint8_t* const* rows, std::size_t count, std::size_t pairs, const std::uint8_t* table,
+                      std::uint32_t* out) {
+  for (std::size_t i = 0; i < count; ++i) {
+    std::uint32_t sum = 0;
+    for (std::size_t p = 0; p < pairs; ++p) {
+      const unsigned byte = rows[i][p];
+      sum += table[p * kFastScanPairBytes + (byte & 0xfu)] + table[p * kFastScanPairBytes + 16 + (byte >> 4)];
+    }
+    out[i] = sum;
+  }
+}
+
 }  // namespace
 
 namespace detail {
 extern const PqFastScanKernels pq_fast_scan_scalar_kernels;
-constinit const PqFastScanKernels pq_fast_scan_scalar_kernels = {"scalar", scan_scalar};
+constinit const PqFastScanKernels pq_fast_scan_scalar_kernels = {"scalar", scan_scalar, scan_rows_scalar};
 }  // namespace detail
 
 }  // namespace quiver::quant

@@ -4,8 +4,10 @@
 #include <random>
 
 #include "engine/exact_neighbours.h"
+#include "engine/graph_search.h"
 #include "engine/manifest.h"
 #include "engine/temp_directory.h"
+#include "engine/vector_encoder.h"
 #include "quiver/error.h"
 #include "quiver/index.h"
 #include "support/ood_synthetic.h"
@@ -229,6 +231,48 @@ TEST_CASE("qavq: indexes on codes save, load and compact") {
       loaded.compact();
       CHECK(loaded.size() == set.keys.rows - 1);
       CHECK(recall(loaded.search_batch(set.eval_queries, params), truth) >= before - 0.1);
+    }
+  }
+}
+
+TEST_CASE("qavq x4: neighbour lists are scored together, and hits carry the float table's scores") {
+  auto set = ood_synthetic(800, 300, 5, 64, 2026);
+  BuildOptions options;
+  options.threads = 1;
+  options.sample_queries = set.train_queries;
+  const auto spec = IndexSpec::parse("hnsw16,qavq16x4,rerank=none", Metric::InnerProduct, 64);
+  const auto encoder = engine::VectorEncoder::train(spec, set.keys, set.train_queries, 1);
+  const std::size_t rows = 70;  // three fast-scan blocks, the last one partial
+  std::vector<std::byte> codes(rows * encoder.primary_bytes());
+  for (std::size_t i = 0; i < rows; ++i) {
+    encoder.encode(set.keys.row(i), codes.data() + i * encoder.primary_bytes(), nullptr);
+  }
+  std::vector<const char*> stored(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    stored[i] = reinterpret_cast<const char*>(codes.data() + i * encoder.primary_bytes());
+  }
+  const auto query = encoder.prepare(set.eval_queries.row(0));
+  encoder.with_primary_distance(query, [&](const auto& distance) {
+    if constexpr (engine::BatchDistance<std::decay_t<decltype(distance)>>) {
+      std::vector<float> together(rows);
+      distance.score_batch(stored.data(), rows, together.data());
+      for (std::size_t i = 0; i < rows; ++i) CHECK(together[i] == distance(stored[i]));
+    } else {
+      FAIL("4-bit qavq codes should be scored a neighbour list at a time");
+    }
+  });
+
+  // The walk ranks on a byte-quantized table; what comes back is scored with the float one,
+  // as search_ids scores it.
+  auto index = Index::build(spec, set.keys, {}, options);
+  for (std::size_t q = 0; q < set.eval_queries.rows; ++q) {
+    auto hits = index.search(set.eval_queries.row(q), {.k = 10, .ef = 40});
+    REQUIRE(hits.size() == 10);
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      if (i > 0) CHECK(hits[i - 1].score >= hits[i].score);
+      auto alone = index.search_ids(set.eval_queries.row(q), std::span(&hits[i].id, 1), 1);
+      REQUIRE(alone.size() == 1);
+      CHECK(alone[0].score == hits[i].score);
     }
   }
 }

@@ -253,6 +253,41 @@ TEST_CASE("4-bit fast scan: every kernel variant equals the scalar one, and both
   }
 }
 
+TEST_CASE("row fast scan: codes anywhere in memory, any count and width, the same sums in every variant") {
+  std::mt19937_64 rng(31);
+  for (const std::size_t pairs : {std::size_t{1}, std::size_t{6}, std::size_t{16}, std::size_t{17}, std::size_t{40}}) {
+    std::vector<std::uint8_t> table(pairs * kFastScanPairBytes);
+    for (auto& entry : table) entry = static_cast<std::uint8_t>(rng());
+    // Each row its own allocation of exactly `pairs` bytes: a kernel reading past a row
+    // fails under AddressSanitizer.
+    std::vector<std::vector<std::uint8_t>> rows(70, std::vector<std::uint8_t>(pairs));
+    std::vector<const std::uint8_t*> pointers;
+    for (auto& row : rows) {
+      for (auto& byte : row) byte = static_cast<std::uint8_t>(rng());
+      pointers.push_back(row.data());
+    }
+    for (const std::size_t count : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{32},
+                                    std::size_t{33}, std::size_t{70}}) {
+      CAPTURE(pairs);
+      CAPTURE(count);
+      std::vector<std::uint32_t> expected(count, 0);
+      for (std::size_t i = 0; i < count; ++i) {
+        for (std::size_t p = 0; p < pairs; ++p) {
+          const unsigned byte = rows[i][p];
+          expected[i] += table[p * kFastScanPairBytes + (byte & 15u)] + table[p * kFastScanPairBytes + 16 + (byte >> 4)];
+        }
+      }
+      for (const DistanceKernels* variant : supported_kernels()) {
+        CAPTURE(variant->isa);
+        std::vector<std::uint32_t> got(count + 1, 0xdeadbeefu);
+        pq_fast_scan_kernels_for_isa(variant->isa).scan_rows(pointers.data(), count, pairs, table.data(), got.data());
+        CHECK(std::equal(expected.begin(), expected.end(), got.begin()));
+        CHECK(got[count] == 0xdeadbeefu);  // nothing written past the count
+      }
+    }
+  }
+}
+
 TEST_CASE("the fast-scan kernels sum exactly with many sub-spaces (16-bit lanes flushed before overflow)") {
   // 600 sub-spaces of all-255 entries: 153000 per vector, beyond 16 bits.
   const std::size_t sub_spaces = 600;
