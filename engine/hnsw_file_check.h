@@ -13,6 +13,7 @@ struct HnswFileExpectation {
   std::size_t elements;          // vectors the manifest says the graph holds
   std::size_t bytes_per_vector;  // stored vector size
   std::size_t M;                 // upper-layer degree; base layer holds 2M
+  bool one_layer;                // attention graph: keys added later stay on level 0 (multiplier 0)
 };
 
 struct HnswFileSummary {

@@ -544,7 +544,8 @@ Index Index::load(const std::filesystem::path& directory, const ResourceLimits& 
   }
 
   auto path = manifest.verified_path(directory, "graph");
-  auto summary = engine::check_hnsw_file(path, {manifest.elements, impl->encoder->primary_bytes(), manifest.spec.M});
+  auto summary = engine::check_hnsw_file(path, {manifest.elements, impl->encoder->primary_bytes(), manifest.spec.M,
+                                                manifest.spec.graph == GraphKind::Attention});
   if (summary.deleted != manifest.deleted) {
     throw CorruptFile(path.string() + ": " + std::to_string(summary.deleted) + " deleted elements, the manifest says " +
                       std::to_string(manifest.deleted));

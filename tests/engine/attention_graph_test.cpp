@@ -72,6 +72,9 @@ TEST_CASE("attention indexes save, load and take later additions") {
     loaded.add(std::span(&id, 1), set.eval_queries.view().slice(0, 1));
     CHECK(loaded.contains(id));
     CHECK(loaded.size() == 3001);
+    // Saved with its addition (hnswlib then records the one-layer level multiplier 0).
+    loaded.save(dir.path());
+    CHECK(Index::load(dir.path()).contains(id));
   }
 }
 
