@@ -67,7 +67,8 @@ CollectionRegistry::CollectionRegistry(fs::path data_directory, CollectionOption
   }
 }
 
-std::shared_ptr<Collection> CollectionRegistry::create(const std::string& name, const IndexSpec& spec) {
+std::shared_ptr<Collection> CollectionRegistry::create(const std::string& name, const IndexSpec& spec,
+                                                       MatrixView sample_queries) {
   validate_name(name);
   spec.validate();
   {
@@ -97,7 +98,7 @@ std::shared_ptr<Collection> CollectionRegistry::create(const std::string& name, 
   }
   std::shared_ptr<Collection> collection;
   try {
-    collection = std::make_shared<Collection>(Collection::create(path, name, spec, options_));
+    collection = std::make_shared<Collection>(Collection::create(path, name, spec, options_, sample_queries));
   } catch (...) {
     // Collection::create may have made the directory before failing; leaving it would
     // reserve the name for good at the next start-up.

@@ -29,9 +29,10 @@ class CollectionRegistry {
   // removes or repairs it. Throws IoError when the directory cannot be made or read.
   CollectionRegistry(std::filesystem::path data_directory, CollectionOptions options);
 
-  // Throws InvalidArgument for a bad name or spec, Conflict when the name is taken
-  // (served, being created, or a directory that failed to open).
-  std::shared_ptr<Collection> create(const std::string& name, const IndexSpec& spec);
+  // Throws InvalidArgument for a bad name or spec (or sample queries it cannot take:
+  // Collection::create), Conflict when the name is taken (served, being created, or a
+  // directory that failed to open).
+  std::shared_ptr<Collection> create(const std::string& name, const IndexSpec& spec, MatrixView sample_queries = {});
   // Stops serving the collection and deletes its directory. Throws InvalidArgument for
   // a malformed name, NotFound when no collection has that name.
   void drop(std::string_view name);

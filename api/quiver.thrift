@@ -70,6 +70,9 @@ struct CollectionStats {
   10: i64 log_entries,         // writes logged since that checkpoint
   11: bool has_relevance_filter,
   12: string index_recovery,   // why the last open rebuilt the index from the stored vectors; empty: it did not
+  // Attention graphs: keys linked by insertion since the graph was last learned from
+  // the sample queries (a checkpoint or compact learns it again); 0 for HNSW.
+  13: i64 inserted_since_learned,
 }
 
 struct ServerStats {
@@ -112,6 +115,15 @@ exception Unavailable {
 service Quiver {
   // `spec` as in IndexSpec::parse, e.g. "hnsw16,efc100,f32"; empty: the defaults.
   void create_collection(1: string name, 2: string spec, 3: Metric metric, 4: i32 dim)
+      throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
+  // For an attention graph ("attn<M>…"), which learns its links from sample queries so
+  // that queries unlike the stored vectors still find them. `sample_queries` holds at
+  // least 100 queries from the distribution the collection will serve, as little-endian
+  // float32, row after row of `dim` values (20,000 x 128 is 10 MB: mind the server's
+  // max-frame-bytes). Upserted vectors are linked as they come; a checkpoint learns the
+  // graph again once a tenth of them is new, and compact() does so at once.
+  void create_collection_with_sample_queries(1: string name, 2: string spec, 3: Metric metric, 4: i32 dim,
+                                             5: binary sample_queries)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
   void drop_collection(1: string name)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),

@@ -186,6 +186,7 @@ rpc::CollectionStats to_rpc(const CollectionStats& stats) {
   result.log_entries = to_wire_count(stats.log_entries);
   result.has_relevance_filter = stats.has_relevance_filter;
   result.index_recovery = stats.index_recovery;
+  result.inserted_since_learned = to_wire_count(stats.inserted_since_learned);
   return result;
 }
 

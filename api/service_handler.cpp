@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <optional>
@@ -13,6 +14,7 @@
 #include "api/uploaded_file.h"
 #include "quiver/error.h"
 #include "quiver/index_spec.h"
+#include "quiver/matrix.h"
 #include "quiver/relevance_filter.h"
 
 namespace quiver::api {
@@ -110,19 +112,57 @@ auto ServiceHandler::serve(std::string_view method, std::string detail, Body&& b
   }
 }
 
+namespace {
+
+IndexSpec parse_collection_spec(const std::string& name, const std::string& spec, rpc::Metric::type metric,
+                                std::int32_t dim) {
+  CollectionRegistry::validate_name(name);
+  if (dim < 1 || static_cast<std::size_t>(dim) > IndexSpec::max_dim) {
+    throw InvalidArgument("dim " + std::to_string(dim) + " is out of range: expected 1 to " +
+                          std::to_string(IndexSpec::max_dim));
+  }
+  return IndexSpec::parse(spec, from_rpc(metric), static_cast<std::size_t>(dim));
+}
+
+// Rows of `dim` little-endian float32 values (the hosts quiver builds for are
+// little-endian); finiteness is checked by the index.
+Matrix sample_queries_from_wire(const std::string& bytes, std::size_t dim) {
+  const std::size_t row_bytes = dim * sizeof(float);
+  if (bytes.empty() || bytes.size() % row_bytes != 0) {
+    throw InvalidArgument("sample_queries holds " + std::to_string(bytes.size()) + " bytes, not a whole number of " +
+                          std::to_string(dim) + "-dimensional float32 rows (" + std::to_string(row_bytes) +
+                          " bytes each)");
+  }
+  Matrix queries(bytes.size() / row_bytes, dim);
+  std::memcpy(queries.values.data(), bytes.data(), bytes.size());
+  return queries;
+}
+
+}  // namespace
+
 void ServiceHandler::create_collection(const std::string& name, const std::string& spec, rpc::Metric::type metric,
                                        std::int32_t dim) {
   serve("create_collection", "collection=" + name + " spec=" + spec + " dim=" + std::to_string(dim), [&] {
-    CollectionRegistry::validate_name(name);
-    if (dim < 1 || static_cast<std::size_t>(dim) > IndexSpec::max_dim) {
-      throw InvalidArgument("dim " + std::to_string(dim) + " is out of range: expected 1 to " +
-                            std::to_string(IndexSpec::max_dim));
-    }
-    const IndexSpec parsed = IndexSpec::parse(spec, from_rpc(metric), static_cast<std::size_t>(dim));
+    const IndexSpec parsed = parse_collection_spec(name, spec, metric, dim);
     registry_.create(name, parsed);
     log_.info("created collection '" + name + "' (" + parsed.to_string() + ", " + to_string(parsed.metric) +
               ", dim " + std::to_string(dim) + ")");
   });
+}
+
+void ServiceHandler::create_collection_with_sample_queries(const std::string& name, const std::string& spec,
+                                                           rpc::Metric::type metric, std::int32_t dim,
+                                                           const std::string& sample_queries) {
+  serve("create_collection_with_sample_queries",
+        "collection=" + name + " spec=" + spec + " dim=" + std::to_string(dim) +
+            " sample_queries_bytes=" + std::to_string(sample_queries.size()),
+        [&] {
+          const IndexSpec parsed = parse_collection_spec(name, spec, metric, dim);
+          const Matrix queries = sample_queries_from_wire(sample_queries, parsed.dim);
+          registry_.create(name, parsed, queries);
+          log_.info("created collection '" + name + "' (" + parsed.to_string() + ", " + to_string(parsed.metric) +
+                    ", dim " + std::to_string(dim) + ", " + std::to_string(queries.rows) + " sample queries)");
+        });
 }
 
 void ServiceHandler::drop_collection(const std::string& name) {

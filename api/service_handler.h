@@ -31,6 +31,9 @@ class ServiceHandler : public rpc::QuiverIf {
 
   void create_collection(const std::string& name, const std::string& spec, rpc::Metric::type metric,
                          std::int32_t dim) override;
+  void create_collection_with_sample_queries(const std::string& name, const std::string& spec,
+                                             rpc::Metric::type metric, std::int32_t dim,
+                                             const std::string& sample_queries) override;
   void drop_collection(const std::string& name) override;
   void list_collections(std::vector<std::string>& result) override;
   void describe_collection(rpc::CollectionStats& result, const std::string& name) override;

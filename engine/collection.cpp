@@ -17,6 +17,7 @@
 #include "quiver/filtered_search.h"
 #include "quiver/index.h"
 #include "quiver/relevance_filter.h"
+#include "quiver/vector_io.h"
 
 namespace quiver {
 
@@ -25,6 +26,7 @@ namespace {
 constexpr const char* database_file = "collection.sqlite";
 constexpr const char* attributes_file = "attributes.sqlite";
 constexpr const char* index_directory = "index";
+constexpr const char* sample_queries_file = "sample_queries.fbin";
 
 // Records read from collection.sqlite per Index::add during replay: bounds the memory
 // a long log takes while keeping the adds large enough to run in parallel.
@@ -112,6 +114,29 @@ void check_options(const CollectionOptions& options) {
                           std::to_string(options.compact_deleted_fraction) +
                           " is outside [0, 1]; it is the share of tombstones that triggers compaction (0: never)");
   }
+  if (!(options.relearn_inserted_fraction >= 0 && options.relearn_inserted_fraction <= 1)) {
+    throw InvalidArgument("CollectionOptions::relearn_inserted_fraction " +
+                          std::to_string(options.relearn_inserted_fraction) +
+                          " is outside [0, 1]; it is the share of keys linked since the attention graph was learned "
+                          "that makes a checkpoint learn it again (0: never)");
+  }
+}
+
+// An empty index of the collection's spec; an attention graph with the sample queries
+// stored beside the database at create().
+Index empty_index(const std::filesystem::path& directory, const IndexSpec& spec) {
+  if (spec.graph != GraphKind::Attention) return Index::create(spec);
+  const auto path = directory / sample_queries_file;
+  if (!std::filesystem::is_regular_file(path)) {
+    throw CorruptFile("'" + directory.string() + "' holds an attention-graph collection but no " +
+                      sample_queries_file + " to learn its graph from");
+  }
+  auto queries = read_vectors(path);
+  if (queries.cols != spec.dim) {
+    throw CorruptFile("'" + path.string() + "' holds sample queries of " + std::to_string(queries.cols) +
+                      " dimensions, but the collection has " + std::to_string(spec.dim));
+  }
+  return Index::create(spec, queries);
 }
 
 }  // namespace
@@ -270,6 +295,10 @@ struct Collection::Impl {
     if (options.compact_deleted_fraction > 0 && deleted > 0 &&
         static_cast<double>(deleted) >= options.compact_deleted_fraction * static_cast<double>(deleted + index.size())) {
       index.compact(build_options());
+    } else if (const std::size_t unlearned = index.inserted_since_learned();
+               options.relearn_inserted_fraction > 0 && unlearned > 0 &&
+               static_cast<double>(unlearned) >= options.relearn_inserted_fraction * static_cast<double>(index.size())) {
+      index.compact(build_options());  // learns the attention graph again, with the new keys
     }
     auto sequence = db->last_sequence();
     index.save(directory / index_directory);
@@ -293,7 +322,7 @@ Collection& Collection::operator=(Collection&&) noexcept = default;
 Collection::~Collection() = default;
 
 Collection Collection::create(const std::filesystem::path& directory, std::string name, const IndexSpec& spec,
-                              const CollectionOptions& options) {
+                              const CollectionOptions& options, MatrixView sample_queries) {
   if (name.empty()) throw InvalidArgument("collection name is empty; give the collection a name");
   check_options(options);
   spec.validate();
@@ -302,13 +331,12 @@ Collection Collection::create(const std::filesystem::path& directory, std::strin
                           "' reduces dimensions with LeanVec, whose maps are learned from data; a collection grows "
                           "one upsert at a time, so use a spec without leanvec (build such indexes with Index::build)");
   }
-  if (spec.graph == GraphKind::Attention) {
+  // Before the directory is made: whatever cannot start empty is refused here.
+  auto index = spec.graph == GraphKind::Attention ? Index::create(spec, sample_queries) : Index::create(spec);
+  if (spec.graph != GraphKind::Attention && sample_queries.rows > 0) {
     throw InvalidArgument("spec '" + spec.to_string() +
-                          "' builds an attention graph from sample queries all at once; a collection grows one "
-                          "upsert at a time, so use hnsw (build such indexes with Index::build)");
+                          "' does not learn from sample queries (only attention graphs do): create it without them");
   }
-  // Before the directory is made: whatever else cannot start empty is refused here.
-  auto index = Index::create(spec);
 
   bool made = false;
   try {
@@ -323,6 +351,8 @@ Collection Collection::create(const std::filesystem::path& directory, std::strin
   }
   try {
     auto lock = lock_directory(directory);
+    // Before the database: a directory with a database always has its sample queries.
+    if (spec.graph == GraphKind::Attention) write_vectors(directory / sample_queries_file, sample_queries);
     auto db = engine::CollectionDatabase::create(directory / database_file, name, spec);
     auto store = AttributeStore::open(directory / attributes_file);
     return Collection(std::make_unique<Impl>(directory, options, std::move(lock), std::move(db), std::move(store),
@@ -374,7 +404,7 @@ Collection Collection::open(const std::filesystem::path& directory, const Collec
       recovery = error.what();
     }
   }
-  if (!index) index = Index::create(db->spec());
+  if (!index) index = empty_index(directory, db->spec());
   auto impl = std::make_unique<Impl>(directory, options, std::move(lock), std::move(db), std::move(store),
                                      std::move(*index));
   if (recovery.empty()) {
@@ -521,6 +551,7 @@ CollectionStats Collection::stats() const {
   stats.spec = impl_->db->spec();
   stats.size = impl_->index.size();
   stats.deleted = impl_->index.deleted_count();
+  stats.inserted_since_learned = impl_->index.inserted_since_learned();
   stats.memory_bytes = impl_->index.memory_bytes();
   stats.last_sequence = impl_->db->last_sequence();
   stats.checkpoint_sequence = impl_->db->checkpoint_sequence().value_or(0);

@@ -118,8 +118,11 @@ struct Index::Impl {
   std::size_t elements_at_last_check = 0;
   std::vector<std::byte> secondary;  // re-rank codes by internal id (capacity x secondary_bytes)
   // Attention graphs: the sample queries the graph was learned from, so that compact()
-  // learns the new graph the same way. Set at build or load, read-only after.
+  // learns the new graph the same way. Set at build, create or load, read-only after.
   Matrix sample_queries;
+  // Attention graphs: keys linked by insertion (add) since the graph was learned from
+  // the sample queries; guarded by `mutex`.
+  std::size_t inserted_since_learned = 0;
   // Shared so that a search can finish scoring after releasing the lock while another
   // thread replaces or clears the filter.
   std::shared_ptr<const RelevanceFilter> relevance;
@@ -257,6 +260,7 @@ struct Index::Impl {
                          [&](std::size_t i, std::size_t worker) { insert_one(fresh[start + i], worker); });
     for (std::size_t i : replacements) insert_one(i, 0);
     inserts_since_walk += replacements.size();
+    if (spec.graph == GraphKind::Attention) inserted_since_learned += count;
   }
 
   void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
@@ -313,17 +317,26 @@ struct Index::Impl {
 
   // Builds the graph from sample queries (attention graph) instead of inserting one by
   // one, then lays the vectors and lists out in hnswlib's one-layer form.
-  void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
-    MatrixView queries = options.sample_queries;
+  // Keeps the sample queries an attention graph learns from, as given: compact() learns
+  // the graph again from them, and the memory budget counts them.
+  void keep_sample_queries(MatrixView queries, const std::string& how_to_pass) {
     if (queries.rows == 0) {
-      throw InvalidArgument("spec '" + spec.to_string() +
-                            "' builds its graph from sample queries: pass them in BuildOptions::sample_queries "
-                            "(--sample-queries on the command line)");
+      throw InvalidArgument("spec '" + spec.to_string() + "' builds its graph from sample queries: pass them " +
+                            how_to_pass);
     }
     check_vectors(queries, spec, "sample queries");
-    // Kept as given (compact() learns the graph again from them) and counted in the budget.
+    if (queries.rows < engine::min_attention_sample_queries) {
+      throw InvalidArgument("the attention graph learns from sample queries: got " + std::to_string(queries.rows) +
+                            ", need at least " + std::to_string(engine::min_attention_sample_queries) +
+                            " (a few thousand from the query distribution work well)");
+    }
     sample_queries = Matrix(queries.rows, queries.cols);
     std::copy_n(queries.data, queries.rows * queries.cols, sample_queries.values.begin());
+  }
+
+  void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
+    MatrixView queries = options.sample_queries;
+    keep_sample_queries(queries, "in BuildOptions::sample_queries (--sample-queries on the command line)");
     auto ids = resolve_ids(id_span, vectors.rows);
     Matrix unit_data;
     Matrix unit_queries;
@@ -375,6 +388,7 @@ struct Index::Impl {
     graph->cur_element_count = vectors.rows;
     graph->enterpoint_node_ = attention.entry;
     graph->maxlevel_ = 0;
+    inserted_since_learned = 0;
   }
 
   std::vector<Hit> search(std::span<const float> query, const SearchParams& params, SearchStats& stats) const {
@@ -474,8 +488,24 @@ Index& Index::operator=(Index&&) noexcept = default;
 Index::~Index() = default;
 
 Index Index::create(const IndexSpec& spec, const ResourceLimits& limits) {
+  if (spec.graph == GraphKind::Attention) {
+    throw InvalidArgument("spec '" + spec.to_string() +
+                          "' learns its graph from sample queries: create it with Index::create(spec, "
+                          "sample_queries), or build it from data with Index::build");
+  }
   auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(spec), 100);
   impl->limits = limits;
+  return Index(std::move(impl));
+}
+
+Index Index::create(const IndexSpec& spec, MatrixView sample_queries, const ResourceLimits& limits) {
+  if (spec.graph != GraphKind::Attention) {
+    throw InvalidArgument("spec '" + spec.to_string() +
+                          "' does not learn from sample queries (only attention graphs do): create it without them");
+  }
+  auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(spec), 100);
+  impl->limits = limits;
+  impl->keep_sample_queries(sample_queries, "to Index::create");
   return Index(std::move(impl));
 }
 
@@ -524,6 +554,7 @@ Index Index::load(const std::filesystem::path& directory, const ResourceLimits& 
                         " dimensions, but the index has " + std::to_string(manifest.spec.dim));
     }
   }
+  impl->inserted_since_learned = manifest.inserted_since_learned;
   impl->limits = limits;
   if (manifest.elements == 0) return Index(std::move(impl));
 
@@ -619,7 +650,9 @@ void Index::compact(const BuildOptions& options) {
   {
     std::shared_lock lock(impl_->mutex);
     const auto& graph = impl_->graph;
-    if (!graph || graph->num_deleted_ == 0) return;
+    // Nothing to drop, and for an attention graph nothing linked since it was learned.
+    const bool unlearned_keys = impl_->sample_queries.rows > 0 && impl_->inserted_since_learned > 0;
+    if (!graph || (graph->num_deleted_ == 0 && !unlearned_keys)) return;
     live = Matrix(impl_->live(), impl_->spec.dim);
     ids.reserve(live.rows);
     for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
@@ -637,7 +670,7 @@ void Index::compact(const BuildOptions& options) {
   // An attention graph is learned again from its sample queries: inserted the HNSW way,
   // it would lose what lets queries unlike the data find their neighbours. Indexes saved
   // before the queries were kept have none and are rebuilt by insertion.
-  if (impl_->spec.graph == GraphKind::Attention && impl_->sample_queries.rows > 0) {
+  if (impl_->spec.graph == GraphKind::Attention && impl_->sample_queries.rows > 0 && live.rows > 0) {
     rebuild_options.sample_queries = impl_->sample_queries;
     rebuilt.build_attention(ids, live, rebuild_options);
   } else {
@@ -652,6 +685,7 @@ void Index::compact(const BuildOptions& options) {
   graph = std::move(rebuilt.graph);
   impl_->space = std::move(rebuilt.space);
   impl_->secondary = std::move(rebuilt.secondary);
+  impl_->inserted_since_learned = rebuilt.inserted_since_learned;
 }
 
 std::vector<Hit> Index::search(std::span<const float> query, const SearchParams& params, SearchStats* stats) const {
@@ -787,6 +821,7 @@ void Index::save(const std::filesystem::path& directory) const {
   if (graph && graph->cur_element_count > 0) {
     manifest.elements = graph->cur_element_count;
     manifest.deleted = graph->num_deleted_;
+    manifest.inserted_since_learned = impl_->inserted_since_learned;
     auto target = directory / ("graph-" + generation + ".hnsw");
     engine::write_atomically(target, [&](const std::filesystem::path& temp) {
       graph->saveIndex(temp.string());
@@ -851,14 +886,19 @@ std::size_t Index::deleted_count() const {
   return impl_->graph ? impl_->graph->num_deleted_ : 0;
 }
 
+std::size_t Index::inserted_since_learned() const {
+  std::shared_lock lock(impl_->mutex);
+  return impl_->inserted_since_learned;
+}
+
 std::size_t Index::memory_bytes() const {
   std::shared_lock lock(impl_->mutex);
   const auto& graph = impl_->graph;
-  if (!graph) return 0;
-  // Codes and links as allocated (base layer at capacity), counted as for hnswlib, and
-  // the sample queries an attention graph keeps for compaction.
-  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_ + impl_->secondary.capacity() +
-                      impl_->sample_queries.values.capacity() * sizeof(float);
+  // The sample queries an attention graph keeps for compaction, then codes and links as
+  // allocated (base layer at capacity), counted as for hnswlib.
+  const std::size_t kept_queries = impl_->sample_queries.values.capacity() * sizeof(float);
+  if (!graph) return kept_queries;
+  std::size_t bytes = graph->max_elements_ * graph->size_data_per_element_ + impl_->secondary.capacity() + kept_queries;
   for (std::size_t i = 0; i < graph->cur_element_count; ++i) {
     bytes += static_cast<std::size_t>(graph->element_levels_[i]) * graph->size_links_per_element_;
   }

@@ -71,6 +71,12 @@ Manifest Manifest::read(const std::filesystem::path& directory) {
   manifest.deleted = field<std::size_t>(document, "deleted", path);
   manifest.seed = field<std::uint64_t>(document, "seed", path);
   if (manifest.deleted > manifest.elements) throw CorruptFile(path.string() + ": more deleted than elements");
+  if (document.contains("inserted_since_learned")) {
+    manifest.inserted_since_learned = field<std::size_t>(document, "inserted_since_learned", path);
+    if (manifest.inserted_since_learned > manifest.elements) {
+      throw CorruptFile(path.string() + ": more keys inserted since the graph was learned than elements");
+    }
+  }
   auto files = document.find("files");
   if (files == document.end() || !files->is_object()) throw CorruptFile(path.string() + ": missing 'files'");
   for (auto& [role, entry] : files->items()) {
@@ -95,6 +101,7 @@ void Manifest::write(const std::filesystem::path& directory) const {
       {"elements", elements},
       {"deleted", deleted},
       {"seed", seed},
+      {"inserted_since_learned", inserted_since_learned},
       {"files", json::object()},
   };
   for (const auto& [role, file] : files) {

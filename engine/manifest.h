@@ -26,6 +26,9 @@ struct Manifest {
   std::size_t elements = 0;  // graph slots, tombstones included
   std::size_t deleted = 0;
   std::uint64_t seed = 0;
+  // Attention graphs: keys linked by insertion since the graph was learned from the
+  // sample queries (absent in older manifests: 0).
+  std::size_t inserted_since_learned = 0;
   std::map<std::string, ManifestFile> files;  // role ("graph") -> file
 
   static constexpr const char* file_name = "manifest.json";

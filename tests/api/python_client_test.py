@@ -7,6 +7,8 @@ import json
 import math
 import operator
 import os
+import random
+import struct
 import subprocess
 import sys
 import threading
@@ -54,6 +56,49 @@ def from_wire(attributes):
         else:
             result[name] = sorted(value.tags)
     return result
+
+
+def check_attention_collection(client):
+    """An attention-graph collection: created with sample queries (float32 bytes), grown by
+    upserts, learned by compact, and searched with queries from the samples' distribution;
+    then dropped."""
+    dim, keys, count = 8, 400, 200
+    rng = random.Random(7)
+    shift = [2.0 if j % 2 == 0 else -1.0 for j in range(dim)]  # queries unlike the keys
+
+    def query():
+        return [rng.gauss(0.0, 1.0) + shift[j] for j in range(dim)]
+
+    vectors = [[rng.gauss(0.0, 1.0) for _ in range(dim)] for _ in range(keys)]
+    sample = [query() for _ in range(count)]
+    blob = struct.pack("<%df" % (count * dim), *[v for row in sample for v in row])
+    ip = Metric.INNER_PRODUCT
+    expect_error(InvalidArgument, client.create_collection, "kv", "attn8", ip, dim, contains="sample queries")
+    expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "attn8", ip, dim, blob[:-1],
+                 contains="float32 rows")
+    expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "attn8", ip, dim,
+                 blob[:50 * dim * 4], contains="at least 100")
+    expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "hnsw8", ip, dim, blob,
+                 contains="only attention graphs")
+    nan_row = struct.pack("<f", math.nan) + blob[4:]
+    expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "attn8", ip, dim, nan_row)
+    check("kv" not in client.list_collections(), "a refused attention collection was created")
+
+    client.create_collection_with_sample_queries("kv", "attn8", ip, dim, blob)
+    client.upsert("kv", [Record(id=i, vector=vectors[i], attributes={}) for i in range(keys)])
+    stats = client.describe_collection("kv")
+    check(stats.spec.startswith("attn8") and stats.inserted_since_learned == keys,
+          "attention collection after upserts: %r" % stats)
+    client.compact("kv")  # learns the graph from the sample queries
+    check(client.describe_collection("kv").inserted_since_learned == 0, "compact did not learn the graph")
+    found = 0
+    for _ in range(20):
+        q = query()
+        hits = client.search("kv", SearchRequest(vector=q, k=10, ef=64))
+        exact = sorted(range(keys), key=lambda i: -sum(a * b for a, b in zip(q, vectors[i])))[:10]
+        found += len({h.id for h in hits} & set(exact))
+    check(found >= 0.9 * 200, "attention collection recall@10 %.2f" % (found / 200))
+    client.drop_collection("kv")
 
 
 def exact_top(query, base, norms, allowed, k):
@@ -236,6 +281,9 @@ def main():
             client.drop_collection("scratch")
             expect_error(NotFound, client.describe_collection, "scratch")
             check(client.list_collections() == ["fmnist"], "dropped collection still listed")
+
+            check_attention_collection(client)
+            check(client.list_collections() == ["fmnist"], "attention collection still listed")
 
             server_stats = client.stats()
             check(server_stats.errors >= 30 and server_stats.requests > server_stats.errors,

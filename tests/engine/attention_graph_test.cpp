@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
+#include <span>
 
 #include "engine/attention_graph.h"
 #include "engine/exact_neighbours.h"
@@ -217,4 +219,62 @@ TEST_CASE("attention graph bad input") {
   options.sample_queries = wrong;
   CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys, {}, options),
                        doctest::Contains("9 dimensions"), InvalidArgument);
+}
+
+TEST_CASE("an attention index created empty links keys as they come and learns its graph at compact()") {
+  TempDirectory dir;
+  auto set = ood_synthetic(2000, 400, 30, 16, 22);
+  BuildOptions one_thread;
+  one_thread.threads = 1;
+  const auto spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  std::vector<std::uint64_t> ids(set.keys.rows);
+  std::iota(ids.begin(), ids.end(), std::uint64_t{0});
+
+  auto index = Index::create(spec, set.train_queries);
+  CHECK(index.size() == 0);
+  CHECK(index.memory_bytes() >= set.train_queries.values.size() * sizeof(float));  // the kept queries
+  for (std::size_t first = 0; first < set.keys.rows; first += 500) {
+    index.add(std::span(ids).subspan(first, 500), set.keys.view().slice(first, 500), one_thread);
+  }
+  CHECK(index.inserted_since_learned() == set.keys.rows);
+  index.save(dir.path());
+  auto loaded = Index::load(dir.path());
+  CHECK(loaded.inserted_since_learned() == set.keys.rows);
+
+  // Learned, the graph is the one a build from all keys learns, walk for walk.
+  BuildOptions learn = one_thread;
+  learn.sample_queries = set.train_queries;
+  auto fresh = Index::build(spec, set.keys, ids, learn);
+  CHECK(fresh.inserted_since_learned() == 0);
+  SearchStats fresh_work;
+  auto expected = fresh.search_batch(set.eval_queries, {.k = 10, .ef = 40}, 1, &fresh_work);
+  for (auto* learned : {&index, &loaded}) {
+    learned->compact(one_thread);
+    CHECK(learned->inserted_since_learned() == 0);
+    SearchStats work;
+    auto found = learned->search_batch(set.eval_queries, {.k = 10, .ef = 40}, 1, &work);
+    CHECK(work.distances == fresh_work.distances);
+    for (std::size_t q = 0; q < found.size(); ++q) {
+      REQUIRE(found[q].size() == expected[q].size());
+      for (std::size_t i = 0; i < found[q].size(); ++i) CHECK(found[q][i].id == expected[q][i].id);
+    }
+  }
+  std::uint64_t later = 5000;
+  index.add(std::span(&later, 1), set.eval_queries.view().slice(0, 1), one_thread);
+  CHECK(index.inserted_since_learned() == 1);
+}
+
+TEST_CASE("an attention index created empty needs enough sample queries of its dimension") {
+  auto set = ood_synthetic(200, 150, 5, 16, 3);
+  const auto spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  CHECK_THROWS_WITH_AS(Index::create(spec), doctest::Contains("sample queries"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::create(spec, set.train_queries.view().slice(0, 50)), doctest::Contains("at least 100"),
+                       InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::create(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.train_queries),
+                       doctest::Contains("dimensions"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(Index::create(IndexSpec::parse("hnsw8", Metric::InnerProduct, 16), set.train_queries),
+                       doctest::Contains("only attention graphs"), InvalidArgument);
+  Matrix with_nan = set.train_queries;
+  with_nan.row(7)[3] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_AS(Index::create(spec, with_nan), InvalidArgument);
 }

@@ -22,6 +22,8 @@
 //                       and the write log since the last checkpoint
 //   attributes.sqlite   the AttributeStore
 //   index/              the last checkpoint (Index::save), absent until the first one
+//   sample_queries.fbin attention-graph collections: the sample queries the graph is
+//                       learned from (the checkpoint keeps a copy)
 #pragma once
 
 #include <cstddef>
@@ -53,6 +55,12 @@ struct CollectionOptions {
   // this fraction of its vectors, live and deleted, so that deletes give their memory
   // back and stop slowing searches. In [0, 1]; 0: only when compact() is called.
   double compact_deleted_fraction = 0.2;
+  // Attention-graph collections: a checkpoint first learns the graph again from the
+  // sample queries (Index::compact) when the keys linked by insertion since it was last
+  // learned are at least this fraction of the live keys. Until then new keys are linked
+  // key to key, which queries unlike the keys follow poorly. In [0, 1]; 0: only when
+  // compact() is called.
+  double relearn_inserted_fraction = 0.1;
   std::size_t threads = 0;  // for replay, checkpoints and compaction; 0 = all hardware threads
 };
 
@@ -82,6 +90,7 @@ struct CollectionStats {
   IndexSpec spec;
   std::size_t size = 0;             // live vectors
   std::size_t deleted = 0;          // tombstones awaiting compaction
+  std::size_t inserted_since_learned = 0;  // attention graphs: Index::inserted_since_learned
   std::size_t memory_bytes = 0;     // Index::memory_bytes
   std::uint64_t last_sequence = 0;  // sequence number of the newest logged write
   std::uint64_t checkpoint_sequence = 0;  // newest write the index checkpoint covers
@@ -94,12 +103,15 @@ struct CollectionStats {
 
 class QUIVER_API Collection {
  public:
-  // Creates `directory` (which must not exist yet) for vectors of `spec`. Throws
-  // InvalidArgument for an empty name, an existing directory, or a spec that cannot
-  // grow one upsert at a time (LeanVec, the attention graph: they are learned from
-  // data, build them with Index::build), and IoError when the directory cannot be made.
+  // Creates `directory` (which must not exist yet) for vectors of `spec`. An attention
+  // graph needs `sample_queries` (see Index::create; its graph is learned at
+  // checkpoints, so checkpoint() after a bulk load), other specs take none. Throws
+  // InvalidArgument for an empty name, an existing directory, missing or unneeded sample
+  // queries, or a spec that cannot grow one upsert at a time (LeanVec and qavq learn
+  // from data: build them with Index::build), and IoError when the directory cannot be
+  // made.
   static Collection create(const std::filesystem::path& directory, std::string name, const IndexSpec& spec,
-                           const CollectionOptions& options = {});
+                           const CollectionOptions& options = {}, MatrixView sample_queries = {});
   // Opens an existing collection and replays the log past its checkpoint (then takes a
   // checkpoint when the log holds options.checkpoint_every writes or more). A missing or
   // damaged index checkpoint is rebuilt from the stored vectors and checkpointed again

@@ -26,8 +26,15 @@ inline constexpr int index_format_version = 1;
 
 class QUIVER_API Index {
  public:
-  // An empty index; vectors come with add(). Specs with LeanVec must be built from data.
+  // An empty index; vectors come with add(). Specs with LeanVec or qavq must be built
+  // from data, attention graphs created with their sample queries (below).
   static Index create(const IndexSpec& spec, const ResourceLimits& limits = {});
+  // An empty attention-graph index that keeps `sample_queries` (at least
+  // min_attention_sample_queries, of the spec's dimension). add() links keys the HNSW
+  // way, key to key; compact() learns the graph from the sample queries, which is what
+  // lets queries unlike the keys find them, so call it once the keys are in (a
+  // Collection does so at checkpoints, see CollectionOptions::relearn_inserted_fraction).
+  static Index create(const IndexSpec& spec, MatrixView sample_queries, const ResourceLimits& limits = {});
   // Builds on all rows of `data` in parallel, first learning what the spec needs
   // (LeanVec maps, LVQ means; options.sample_queries for leanvec-ood). `ids` defaults
   // to 0..rows-1. `limits` are checked before any vector is inserted (ResourceExhausted)
@@ -54,8 +61,8 @@ class QUIVER_API Index {
   // Tombstones `id`: it is never returned again. Throws NotFound for an unknown id.
   void remove(std::uint64_t id);
   bool contains(std::uint64_t id) const;
-  // Rebuilds the graph from the live vectors, dropping tombstones and their memory.
-  // Searches and remove() proceed while it builds (a remove made meanwhile holds in the
+  // Rebuilds the graph from the live vectors, dropping tombstones and their memory; an
+  // attention graph is learned again from its sample queries. Searches and remove() proceed while it builds (a remove made meanwhile holds in the
   // new graph); add() waits for it.
   void compact(const BuildOptions& options = {});
 
@@ -92,6 +99,9 @@ class QUIVER_API Index {
   const IndexSpec& spec() const;
   std::size_t size() const;            // live vectors
   std::size_t deleted_count() const;   // tombstones awaiting compact()
+  // Attention graphs: keys linked by add() (new or replaced) since the graph was last
+  // learned from the sample queries (build or compact); 0 for HNSW graphs.
+  std::size_t inserted_since_learned() const;
   std::size_t memory_bytes() const;    // vectors + graph (+ kept sample queries), not process overhead
   std::size_t primary_code_bytes() const;  // per vector, walked by the graph
   std::size_t rerank_code_bytes() const;   // per vector, re-ranks the buffer (0: none)
