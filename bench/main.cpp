@@ -56,6 +56,7 @@ struct Options {
   std::string plot_data;
   std::size_t max_queries = 0;  // 0 = all
   double added_fraction = 0.0;  // quiver only: the last fraction of the base arrives through add()
+  bool relearn = false;         // quiver only: compact() after those adds
   std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
   std::vector<std::size_t> pq_compare;       // non-empty: query-aware vs plain PQ at these M instead of the sweep
   unsigned pq_bits = 8;
@@ -143,7 +144,7 @@ std::vector<Contender> make_contenders(const Options& options, const std::vector
     const QuiverConfig config = parse_quiver_config(entry);
     contenders.push_back({make_quiver_system(IndexSpec::parse(config.spec, data.metric, data.base.cols),
                                              data.train_queries.view(), config.buffer_factor,
-                                             options.added_fraction),
+                                             options.added_fraction, options.relearn),
                           raw});
   }
   std::vector<std::string> faiss_factories = split(options.faiss_configs, ';');
@@ -320,8 +321,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-queries", options.max_queries, "use only the first N queries (0 = all)");
   app.add_option("--added-fraction", options.added_fraction,
                  "quiver indexes are built on the rest of the base, then take this last fraction through add(), "
-                 "1000 rows at a time (the peers build on all of it)")
-      ->check(CLI::Range(0.0, 0.9));
+                 "1000 rows at a time (the peers build on all of it); 1: quiver indexes start empty")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--relearn", options.relearn,
+               "after the adds, compact() quiver indexes: an attention graph is learned again from its sample "
+               "queries");
   app.add_option("--filter-selectivities", options.filter_selectivities,
                  "run the filtered-search benchmark instead of the sweep: random attributes, one filter per "
                  "allowed fraction (e.g. 0.5,0.1,0.01,0.001), recall and QPS of quiver's filtered search")

@@ -14,16 +14,20 @@ namespace {
 
 class QuiverSystem final : public System {
  public:
-  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries, std::size_t buffer_factor, double added_fraction)
+  QuiverSystem(const IndexSpec& spec, MatrixView sample_queries, std::size_t buffer_factor, double added_fraction,
+               bool relearn)
       : spec_(spec),
         sample_queries_(sample_queries),
         buffer_factor_(std::max<std::size_t>(buffer_factor, 1)),
-        added_fraction_(added_fraction) {}
+        added_fraction_(added_fraction),
+        relearn_(relearn) {}
 
   std::string name() const override { return "quiver"; }
   std::string config() const override {
     return spec_.to_string() + (buffer_factor_ > 1 ? ":buffer=" + std::to_string(buffer_factor_) : "") +
-           (added_fraction_ > 0 ? " (last " + std::to_string(std::lround(added_fraction_ * 100)) + " % added)" : "");
+           (added_fraction_ > 0 ? " (last " + std::to_string(std::lround(added_fraction_ * 100)) + " % added" +
+                                      (relearn_ ? ", relearned)" : ")")
+                                : "");
   }
   std::string search_parameter() const override { return "ef"; }
   bool handles_cosine() const override { return true; }
@@ -39,12 +43,17 @@ class QuiverSystem final : public System {
     const std::size_t built = base.rows - added;
     std::vector<std::uint64_t> ids(base.rows);
     std::iota(ids.begin(), ids.end(), std::uint64_t{0});
-    index_ = Index::build(spec_, base.slice(0, built), std::span(ids).first(built), options);
+    if (built > 0) {
+      index_ = Index::build(spec_, base.slice(0, built), std::span(ids).first(built), options);
+    } else {
+      index_ = spec_.graph == GraphKind::Attention ? Index::create(spec_, sample_queries_) : Index::create(spec_);
+    }
     constexpr std::size_t batch = 1000;
     for (std::size_t first = built; first < base.rows; first += batch) {
       const std::size_t count = std::min(batch, base.rows - first);
       index_->add(std::span(ids).subspan(first, count), base.slice(first, count), options);
     }
+    if (relearn_) index_->compact(options);
   }
 
   void search(std::span<const float> query, std::size_t k, std::size_t ef, std::span<std::int64_t> ids) override {
@@ -84,14 +93,15 @@ class QuiverSystem final : public System {
   MatrixView sample_queries_;
   std::size_t buffer_factor_;
   double added_fraction_;
+  bool relearn_;
   std::optional<Index> index_;
 };
 
 }  // namespace
 
 std::unique_ptr<System> make_quiver_system(const IndexSpec& spec, MatrixView sample_queries,
-                                          std::size_t buffer_factor, double added_fraction) {
-  return std::make_unique<QuiverSystem>(spec, sample_queries, buffer_factor, added_fraction);
+                                          std::size_t buffer_factor, double added_fraction, bool relearn) {
+  return std::make_unique<QuiverSystem>(spec, sample_queries, buffer_factor, added_fraction, relearn);
 }
 
 }  // namespace quiver::bench
