@@ -27,6 +27,13 @@ T field(const json& object, const char* key, const std::filesystem::path& path) 
   }
 }
 
+// A string that only labels or identifies (format, quiver_version): absent or of
+// another type, it reads as `fallback` rather than throwing json's type_error.
+std::string optional_string(const json& object, const char* key, const std::string& fallback) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 }  // namespace
 
 Manifest Manifest::read(const std::filesystem::path& directory) {
@@ -46,7 +53,7 @@ Manifest Manifest::read(const std::filesystem::path& directory) {
   } catch (const json::exception& error) {  // out_of_range: a number beyond double (1e999)
     throw CorruptFile(path.string() + ": not valid JSON (" + error.what() + ")");
   }
-  if (!document.is_object() || document.value("format", "") != format_name) {
+  if (!document.is_object() || optional_string(document, "format", "") != format_name) {
     throw CorruptFile(path.string() + ": not a quiver index manifest (no \"format\": \"" + format_name + "\")");
   }
 
@@ -55,11 +62,11 @@ Manifest Manifest::read(const std::filesystem::path& directory) {
   if (manifest.format_version > index_format_version) {
     throw IncompatibleVersion(path.string() + ": index format version " + std::to_string(manifest.format_version) +
                               " was written by a newer quiver (" +
-                              document.value("quiver_version", std::string("unknown")) + "); this build reads up to " +
+                              optional_string(document, "quiver_version", "unknown") + "); this build reads up to " +
                               std::to_string(index_format_version) + ": upgrade quiver to load it");
   }
   if (manifest.format_version < 1) throw CorruptFile(path.string() + ": format_version must be at least 1");
-  manifest.quiver_version = document.value("quiver_version", std::string());
+  manifest.quiver_version = optional_string(document, "quiver_version", "");
   try {
     manifest.spec = IndexSpec::parse(field<std::string>(document, "spec", path),
                                      parse_metric(field<std::string>(document, "metric", path)),

@@ -163,6 +163,25 @@ TEST_CASE("missing and damaged index files are reported, never loaded") {
     write_json(dir.path() / "manifest.json", manifest);
     CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("upgrade quiver"), IncompatibleVersion);
   }
+  SUBCASE("labels of the wrong type (found by fuzz_index_load)") {
+    auto manifest = read_json(dir.path() / "manifest.json");
+    manifest["quiver_version"] = 7;
+    manifest["format_version"] = index_format_version + 1;
+    write_json(dir.path() / "manifest.json", manifest);
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("(unknown)"), IncompatibleVersion);
+    manifest["format_version"] = index_format_version;
+    write_json(dir.path() / "manifest.json", manifest);
+    CHECK(Index::load(dir.path()).size() == 800);
+    manifest["format"] = 1;
+    write_json(dir.path() / "manifest.json", manifest);
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("not a quiver index manifest"), CorruptFile);
+  }
+  SUBCASE("more keys inserted since learning than elements") {
+    auto manifest = read_json(dir.path() / "manifest.json");
+    manifest["inserted_since_learned"] = 801;
+    write_json(dir.path() / "manifest.json", manifest);
+    CHECK_THROWS_WITH_AS(Index::load(dir.path()), doctest::Contains("inserted since"), CorruptFile);
+  }
 }
 
 TEST_CASE("crafted graph files with valid checksums are rejected by structure checks") {
