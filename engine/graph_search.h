@@ -47,6 +47,30 @@ inline bool cancelled(const std::atomic<bool>* cancel) {
   return cancel != nullptr && cancel->load(std::memory_order_relaxed);
 }
 
+// Scores the nodes `ids[0 .. count)` (an expanded node's unvisited neighbours) into
+// `out`: in one call where the distance scores lists together, else one at a time with
+// the next node's vector prefetched. `codes` holds room for count pointers.
+template <typename Distance>
+void score_neighbours(const Graph& graph, const Distance& distance, const std::uint32_t* ids, std::size_t count,
+                      std::size_t vector_lines, std::vector<const char*>& codes, float* out) {
+  if constexpr (BatchDistance<Distance>) {
+    for (std::size_t j = 0; j < count; ++j) {
+      codes[j] = graph.getDataByInternalId(ids[j]);
+      prefetch_lines(codes[j], vector_lines);
+    }
+    distance.score_batch(codes.data(), count, out);
+  } else {
+    for (std::size_t j = 0; j < count; ++j) prefetch_lines(graph.getDataByInternalId(ids[j]), 1);
+    for (std::size_t j = 0; j < count; ++j) {
+      if (j + 1 < count) prefetch_lines(graph.getDataByInternalId(ids[j + 1]), vector_lines);
+      out[j] = distance(graph.getDataByInternalId(ids[j]));
+    }
+  }
+}
+
+// Cache lines of one stored vector worth prefetching (at most 8).
+inline std::size_t vector_lines(const Graph& graph) { return std::min<std::size_t>(8, (graph.data_size_ + 63) / 64); }
+
 // Greedy descent through the upper layers to the base-layer entry point.
 template <typename Distance>
 Candidate descend(const Graph& graph, const Distance& distance, SearchStats& stats) {
@@ -108,7 +132,7 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
   const std::size_t ef = std::max<std::size_t>(window, 1);
   std::vector<Entry> buffer(ef + 1);
   std::size_t count = 0;
-  const std::size_t vector_lines = std::min<std::size_t>(8, (graph.data_size_ + 63) / 64);
+  const std::size_t vector_lines = detail::vector_lines(graph);
   // The best (capacity - ef) nodes outside the window: a max-heap on distance.
   const std::size_t spare = capacity > ef ? capacity - ef : 0;
   std::vector<Candidate> overflow;
@@ -136,8 +160,8 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
   }
 
   std::vector<std::uint32_t> fresh(graph.maxM0_);
-  std::vector<const char*> fresh_codes(BatchDistance<Distance> ? graph.maxM0_ : 0);
-  std::vector<float> fresh_distances(fresh_codes.size());
+  std::vector<const char*> fresh_codes(graph.maxM0_);
+  std::vector<float> fresh_distances(graph.maxM0_);
   std::size_t cursor = 0;
   while (cursor < count && !detail::cancelled(cancel)) {
     buffer[cursor].expanded = true;
@@ -150,26 +174,13 @@ std::vector<Candidate> search_unfiltered(const Graph& graph, const Distance& dis
     for (std::size_t j = 0; j < degree; ++j) {
       if (visited.visit(ids[j])) fresh[n_fresh++] = ids[j];
     }
-    if constexpr (BatchDistance<Distance>) {
-      for (std::size_t j = 0; j < n_fresh; ++j) {
-        fresh_codes[j] = graph.getDataByInternalId(fresh[j]);
-        detail::prefetch_lines(fresh_codes[j], vector_lines);
-      }
-      distance.score_batch(fresh_codes.data(), n_fresh, fresh_distances.data());
-    } else {
-      for (std::size_t j = 0; j < n_fresh; ++j) detail::prefetch_lines(graph.getDataByInternalId(fresh[j]), 1);
-    }
+    detail::score_neighbours(graph, distance, fresh.data(), n_fresh, vector_lines, fresh_codes,
+                             fresh_distances.data());
+    stats.distances += n_fresh;
 
     std::size_t first_inserted = count;
     for (std::size_t j = 0; j < n_fresh; ++j) {
-      float d;
-      if constexpr (BatchDistance<Distance>) {
-        d = fresh_distances[j];
-      } else {
-        if (j + 1 < n_fresh) detail::prefetch_lines(graph.getDataByInternalId(fresh[j + 1]), vector_lines);
-        d = distance(graph.getDataByInternalId(fresh[j]));
-      }
-      ++stats.distances;
+      const float d = fresh_distances[j];
       if (count == ef && d >= buffer[count - 1].distance) {
         keep_spare(d, fresh[j]);
         continue;
@@ -224,6 +235,10 @@ std::vector<Candidate> search_filtered(const Graph& graph, const Distance& dista
   seed(start);
   if (Candidate entry; detail::seed_entry_point(graph, distance, visited, stats, entry)) seed(entry);
 
+  const std::size_t vector_lines = detail::vector_lines(graph);
+  std::vector<std::uint32_t> fresh(graph.maxM0_);
+  std::vector<const char*> fresh_codes(graph.maxM0_);
+  std::vector<float> fresh_distances(graph.maxM0_);
   while (!frontier.empty() && !detail::cancelled(cancel)) {
     Candidate current = frontier.top();
     if (current.distance > bound) break;
@@ -232,12 +247,16 @@ std::vector<Candidate> search_filtered(const Graph& graph, const Distance& dista
     auto degree = detail::neighbour_count(list);
     const auto* ids = reinterpret_cast<const std::uint32_t*>(list + 1);
     ++stats.hops;
+    std::size_t n_fresh = 0;
     for (std::size_t j = 0; j < degree; ++j) {
-      std::uint32_t id = ids[j];
-      if (!visited.visit(id)) continue;
-      if (j + 1 < degree) detail::prefetch_lines(graph.getDataByInternalId(ids[j + 1]), 1);
-      float d = distance(graph.getDataByInternalId(id));
-      ++stats.distances;
+      if (visited.visit(ids[j])) fresh[n_fresh++] = ids[j];
+    }
+    detail::score_neighbours(graph, distance, fresh.data(), n_fresh, vector_lines, fresh_codes,
+                             fresh_distances.data());
+    stats.distances += n_fresh;
+    for (std::size_t j = 0; j < n_fresh; ++j) {
+      const std::uint32_t id = fresh[j];
+      const float d = fresh_distances[j];
       if (d >= bound) continue;
       frontier.push({d, id});
       if (admit(id)) {

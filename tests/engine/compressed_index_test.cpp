@@ -263,16 +263,23 @@ TEST_CASE("qavq x4: neighbour lists are scored together, and hits carry the floa
   });
 
   // The walk ranks on a byte-quantized table; what comes back is scored with the float one,
-  // as search_ids scores it.
+  // as search_ids scores it. Once a key is removed, walks take the filtered path, which
+  // scores neighbour lists the same way.
   auto index = Index::build(spec, set.keys, {}, options);
-  for (std::size_t q = 0; q < set.eval_queries.rows; ++q) {
-    auto hits = index.search(set.eval_queries.row(q), {.k = 10, .ef = 40});
-    REQUIRE(hits.size() == 10);
-    for (std::size_t i = 0; i < hits.size(); ++i) {
-      if (i > 0) CHECK(hits[i - 1].score >= hits[i].score);
-      auto alone = index.search_ids(set.eval_queries.row(q), std::span(&hits[i].id, 1), 1);
-      REQUIRE(alone.size() == 1);
-      CHECK(alone[0].score == hits[i].score);
+  const std::uint64_t removed = index.search(set.eval_queries.row(0), {.k = 1, .ef = 40}).at(0).id;
+  for (const bool with_tombstone : {false, true}) {
+    if (with_tombstone) index.remove(removed);
+    for (std::size_t q = 0; q < set.eval_queries.rows; ++q) {
+      auto hits = index.search(set.eval_queries.row(q), {.k = 10, .ef = 40});
+      REQUIRE(hits.size() == 10);
+      for (std::size_t i = 0; i < hits.size(); ++i) {
+        CAPTURE(with_tombstone);
+        if (i > 0) CHECK(hits[i - 1].score >= hits[i].score);
+        CHECK((!with_tombstone || hits[i].id != removed));
+        auto alone = index.search_ids(set.eval_queries.row(q), std::span(&hits[i].id, 1), 1);
+        REQUIRE(alone.size() == 1);
+        CHECK(alone[0].score == hits[i].score);
+      }
     }
   }
 }
