@@ -70,6 +70,9 @@ int run_stats(const ClientArgs& args) {
   std::printf("checkpoint sequence %lld\n", static_cast<long long>(stats.checkpoint_sequence));
   std::printf("log entries         %lld\n", static_cast<long long>(stats.log_entries));
   std::printf("relevance filter    %s\n", stats.has_relevance_filter ? "yes" : "no");
+  if (stats.spec.starts_with("attn")) {  // keys linked key to key, awaiting the next learning checkpoint
+    std::printf("unlearned keys      %s\n", format_count(static_cast<std::uint64_t>(stats.inserted_since_learned)).c_str());
+  }
   if (!stats.index_recovery.empty()) std::printf("index recovery      %s\n", stats.index_recovery.c_str());
   return 0;
 }

@@ -123,6 +123,23 @@ def main():
         code, out, err = run_cli(cli, server.port, "search", "fm", base_file, "--k", "0", "--max-queries", "2")
         check(code == 1 and "error: " in err and "k 0" in err, "k=0: %d %r" % (code, err))
 
+        # An attention-graph collection shows the keys its graph has not learned yet; a
+        # compact learns them, even in a collection smaller than a query's neighbourhood.
+        with Connection(server.port) as client:
+            sample = struct.pack("<400f", *[float((i * 7) % 11) - 5.0 for i in range(400)])  # 100 x 4
+            client.create_collection_with_sample_queries("kv", "attn8", Metric.INNER_PRODUCT, 4, sample)
+            client.upsert("kv", [Record(id=i, vector=[float(i), 1.0, -1.0, 0.5], attributes={}) for i in range(5)])
+        code, out, err = run_cli(cli, server.port, "stats", "kv")
+        check(code == 0 and "unlearned keys      5" in out, "stats of an attention collection: %d %r" % (code, out))
+        code, out, err = run_cli(cli, server.port, "compact", "kv")
+        check(code == 0, "compact kv: %d %r" % (code, err))
+        code, out, err = run_cli(cli, server.port, "stats", "kv")
+        check("unlearned keys      0" in out and "live vectors        5" in out, "stats after compact: %r" % out)
+        code, out, err = run_cli(cli, server.port, "stats", "fm")
+        check("unlearned keys" not in out, "an HNSW collection reports unlearned keys: %r" % out)
+        with Connection(server.port) as client:
+            client.drop_collection("kv")
+
         # The relevance filter: attached through the CLI, refused when corrupt or trained
         # for another dimension, and kept across a restart.
         code, out, err = run_cli(cli, server.port, "set-filter", "fm", filter_file)
