@@ -331,12 +331,18 @@ Collection Collection::create(const std::filesystem::path& directory, std::strin
                           "' reduces dimensions with LeanVec, whose maps are learned from data; a collection grows "
                           "one upsert at a time, so use a spec without leanvec (build such indexes with Index::build)");
   }
-  // Before the directory is made: whatever cannot start empty is refused here.
-  auto index = spec.graph == GraphKind::Attention ? Index::create(spec, sample_queries) : Index::create(spec);
-  if (spec.graph != GraphKind::Attention && sample_queries.rows > 0) {
+  const bool attention = spec.graph == GraphKind::Attention;
+  if (attention && sample_queries.rows == 0) {
+    throw InvalidArgument("spec '" + spec.to_string() +
+                          "' learns its graph from sample queries: pass them to Collection::create "
+                          "(create_collection_with_sample_queries in the service)");
+  }
+  if (!attention && sample_queries.rows > 0) {
     throw InvalidArgument("spec '" + spec.to_string() +
                           "' does not learn from sample queries (only attention graphs do): create it without them");
   }
+  // Before the directory is made: whatever else cannot start empty is refused here.
+  auto index = attention ? Index::create(spec, sample_queries) : Index::create(spec);
 
   bool made = false;
   try {
@@ -352,7 +358,7 @@ Collection Collection::create(const std::filesystem::path& directory, std::strin
   try {
     auto lock = lock_directory(directory);
     // Before the database: a directory with a database always has its sample queries.
-    if (spec.graph == GraphKind::Attention) write_vectors(directory / sample_queries_file, sample_queries);
+    if (attention) write_vectors(directory / sample_queries_file, sample_queries);
     auto db = engine::CollectionDatabase::create(directory / database_file, name, spec);
     auto store = AttributeStore::open(directory / attributes_file);
     return Collection(std::make_unique<Impl>(directory, options, std::move(lock), std::move(db), std::move(store),

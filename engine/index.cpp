@@ -315,8 +315,6 @@ struct Index::Impl {
     elements_at_last_check = elements;
   }
 
-  // Builds the graph from sample queries (attention graph) instead of inserting one by
-  // one, then lays the vectors and lists out in hnswlib's one-layer form.
   // Keeps the sample queries an attention graph learns from, as given: compact() learns
   // the graph again from them, and the memory budget counts them.
   void keep_sample_queries(MatrixView queries, const std::string& how_to_pass) {
@@ -334,6 +332,8 @@ struct Index::Impl {
     std::copy_n(queries.data, queries.rows * queries.cols, sample_queries.values.begin());
   }
 
+  // Builds the graph from sample queries (attention graph) instead of inserting one by
+  // one, then lays the vectors and lists out in hnswlib's one-layer form.
   void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
     MatrixView queries = options.sample_queries;
     keep_sample_queries(queries, "in BuildOptions::sample_queries (--sample-queries on the command line)");

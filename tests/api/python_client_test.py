@@ -73,7 +73,8 @@ def check_attention_collection(client):
     sample = [query() for _ in range(count)]
     blob = struct.pack("<%df" % (count * dim), *[v for row in sample for v in row])
     ip = Metric.INNER_PRODUCT
-    expect_error(InvalidArgument, client.create_collection, "kv", "attn8", ip, dim, contains="sample queries")
+    expect_error(InvalidArgument, client.create_collection, "kv", "attn8", ip, dim,
+                 contains="create_collection_with_sample_queries")
     expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "attn8", ip, dim, blob[:-1],
                  contains="float32 rows")
     expect_error(InvalidArgument, client.create_collection_with_sample_queries, "kv", "attn8", ip, dim,
