@@ -62,8 +62,9 @@ class QUIVER_API Index {
   void remove(std::uint64_t id);
   bool contains(std::uint64_t id) const;
   // Rebuilds the graph from the live vectors, dropping tombstones and their memory; an
-  // attention graph is learned again from its sample queries. Searches and remove() proceed while it builds (a remove made meanwhile holds in the
-  // new graph); add() waits for it.
+  // attention graph is learned again from its sample queries (also when it has no
+  // tombstones but keys added since it was learned). Searches and remove() proceed while
+  // it builds (a remove made meanwhile holds in the new graph); add() waits for it.
   void compact(const BuildOptions& options = {});
 
   std::vector<Hit> search(std::span<const float> query, const SearchParams& params,
