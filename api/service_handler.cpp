@@ -95,25 +95,6 @@ std::int64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since).count();
 }
 
-}  // namespace
-
-ServiceHandler::ServiceHandler(CollectionRegistry& registry, RequestLog& requests, Log& log, RequestLimits limits,
-                               int worker_threads)
-    : registry_(registry), requests_(requests), log_(log), limits_(limits), worker_threads_(worker_threads) {}
-
-template <class Body>
-auto ServiceHandler::serve(std::string_view method, std::string detail, Body&& body) -> decltype(body()) {
-  RequestScope scope(requests_, method, std::move(detail));
-  try {
-    if (shutting_down_.load()) throw_rpc<rpc::Unavailable>("the server is shutting down");
-    return body();
-  } catch (...) {
-    rethrow_as_rpc(scope.error(), log_, method);
-  }
-}
-
-namespace {
-
 IndexSpec parse_collection_spec(const std::string& name, const std::string& spec, rpc::Metric::type metric,
                                 std::int32_t dim) {
   CollectionRegistry::validate_name(name);
@@ -139,6 +120,21 @@ Matrix sample_queries_from_wire(const std::string& bytes, std::size_t dim) {
 }
 
 }  // namespace
+
+ServiceHandler::ServiceHandler(CollectionRegistry& registry, RequestLog& requests, Log& log, RequestLimits limits,
+                               int worker_threads)
+    : registry_(registry), requests_(requests), log_(log), limits_(limits), worker_threads_(worker_threads) {}
+
+template <class Body>
+auto ServiceHandler::serve(std::string_view method, std::string detail, Body&& body) -> decltype(body()) {
+  RequestScope scope(requests_, method, std::move(detail));
+  try {
+    if (shutting_down_.load()) throw_rpc<rpc::Unavailable>("the server is shutting down");
+    return body();
+  } catch (...) {
+    rethrow_as_rpc(scope.error(), log_, method);
+  }
+}
 
 void ServiceHandler::create_collection(const std::string& name, const std::string& spec, rpc::Metric::type metric,
                                        std::int32_t dim) {

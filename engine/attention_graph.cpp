@@ -108,17 +108,21 @@ std::vector<Scored> beam_search(const std::vector<std::vector<std::uint32_t>>& g
 
 }  // namespace
 
+void check_sample_query_count(std::size_t count) {
+  if (count < min_attention_sample_queries) {
+    throw InvalidArgument("the attention graph learns from sample queries: got " + std::to_string(count) +
+                          ", need at least " + std::to_string(min_attention_sample_queries) +
+                          " (a few thousand from the query distribution work well)");
+  }
+}
+
 AttentionGraph build_attention_graph(MatrixView data, MatrixView queries, Metric metric,
                                      const AttentionGraphParams& params) {
   if (queries.cols != data.cols) {
     throw InvalidArgument("sample queries have " + std::to_string(queries.cols) + " dimensions but the data has " +
                           std::to_string(data.cols));
   }
-  if (queries.rows < min_attention_sample_queries) {
-    throw InvalidArgument("the attention graph learns from sample queries: got " + std::to_string(queries.rows) +
-                          ", need at least " + std::to_string(min_attention_sample_queries) +
-                          " (a few thousand from the query distribution work well)");
-  }
+  check_sample_query_count(queries.rows);
   const std::size_t n = data.rows;
   const std::size_t M = params.degree;
   const std::size_t threads = resolve_threads(params.threads);

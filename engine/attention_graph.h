@@ -32,6 +32,9 @@ struct AttentionGraph {
 // The fewest sample queries accepted: fewer cannot cover a collection's neighbourhoods.
 inline constexpr std::size_t min_attention_sample_queries = 100;
 
+// Throws InvalidArgument when `count` is below min_attention_sample_queries.
+void check_sample_query_count(std::size_t count);
+
 // `data` and `queries` as the metric sees them (normalised for cosine). Throws
 // InvalidArgument for too few sample queries or mismatched dimensions, Cancelled if
 // the progress callback asks.

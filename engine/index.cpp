@@ -323,20 +323,16 @@ struct Index::Impl {
                             how_to_pass);
     }
     check_vectors(queries, spec, "sample queries");
-    if (queries.rows < engine::min_attention_sample_queries) {
-      throw InvalidArgument("the attention graph learns from sample queries: got " + std::to_string(queries.rows) +
-                            ", need at least " + std::to_string(engine::min_attention_sample_queries) +
-                            " (a few thousand from the query distribution work well)");
-    }
+    engine::check_sample_query_count(queries.rows);
     sample_queries = Matrix(queries.rows, queries.cols);
     std::copy_n(queries.data, queries.rows * queries.cols, sample_queries.values.begin());
   }
 
-  // Builds the graph from sample queries (attention graph) instead of inserting one by
-  // one, then lays the vectors and lists out in hnswlib's one-layer form.
-  void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {
-    MatrixView queries = options.sample_queries;
-    keep_sample_queries(queries, "in BuildOptions::sample_queries (--sample-queries on the command line)");
+  // Builds the graph from `queries` (validated sample queries: the kept ones, or the
+  // compacted index's) instead of inserting one by one, then lays the vectors and lists
+  // out in hnswlib's one-layer form.
+  void build_attention(std::span<const std::uint64_t> id_span, MatrixView vectors, MatrixView queries,
+                       const BuildOptions& options) {
     auto ids = resolve_ids(id_span, vectors.rows);
     Matrix unit_data;
     Matrix unit_queries;
@@ -523,7 +519,9 @@ Index Index::build(const IndexSpec& spec, MatrixView data, std::span<const std::
   auto impl = std::make_unique<Impl>(std::make_shared<engine::VectorEncoder>(std::move(encoder)), options.seed);
   impl->limits = limits;
   if (spec.graph == GraphKind::Attention) {
-    impl->build_attention(ids, data, options);
+    impl->keep_sample_queries(options.sample_queries,
+                              "in BuildOptions::sample_queries (--sample-queries on the command line)");
+    impl->build_attention(ids, data, impl->sample_queries, options);
   } else {
     impl->add(ids, data, options);
   }
@@ -671,8 +669,7 @@ void Index::compact(const BuildOptions& options) {
   // it would lose what lets queries unlike the data find their neighbours. Indexes saved
   // before the queries were kept have none and are rebuilt by insertion.
   if (impl_->spec.graph == GraphKind::Attention && impl_->sample_queries.rows > 0 && live.rows > 0) {
-    rebuild_options.sample_queries = impl_->sample_queries;
-    rebuilt.build_attention(ids, live, rebuild_options);
+    rebuilt.build_attention(ids, live, impl_->sample_queries, rebuild_options);
   } else {
     rebuilt.add(ids, live, rebuild_options);
   }
