@@ -121,7 +121,8 @@ service Quiver {
   // least 100 queries from the distribution the collection will serve, as little-endian
   // float32, row after row of `dim` values (20,000 x 128 is 10 MB: mind the server's
   // max-frame-bytes). Upserted vectors are linked as they come; a checkpoint learns the
-  // graph again once a tenth of them is new, and compact() does so at once.
+  // graph again once a tenth of them is new (quiver-server --relearn-inserted-fraction),
+  // and compact() does so at once.
   void create_collection_with_sample_queries(1: string name, 2: string spec, 3: Metric metric, 4: i32 dim,
                                              5: binary sample_queries)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
@@ -162,7 +163,7 @@ service Quiver {
   bool clear_relevance_filter(1: string collection)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
   // Drops the collection's tombstones now (checkpoints also do once they reach 20 % of
-  // it) and takes a checkpoint. Searches go on meanwhile; writes wait. Returns how many
+  // it, quiver-server --compact-deleted-fraction) and takes a checkpoint. Searches go on meanwhile; writes wait. Returns how many
   // tombstones were dropped.
   i64 compact(1: string collection)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),

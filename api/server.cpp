@@ -86,7 +86,10 @@ Server::Server(const ServerConfig& config)
     : config_(config),
       log_(config.log_level),
       requests_(log_, std::chrono::seconds(config.log_interval_s)),
-      registry_(config.data_dir, CollectionOptions{.checkpoint_every = config.checkpoint_every, .threads = 0}) {
+      registry_(config.data_dir, CollectionOptions{.checkpoint_every = config.checkpoint_every,
+                                                   .compact_deleted_fraction = config.compact_deleted_fraction,
+                                                   .relearn_inserted_fraction = config.relearn_inserted_fraction,
+                                                   .threads = 0}) {
   namespace transport = apache::thrift::transport;
   namespace concurrency = apache::thrift::concurrency;
   config_.validate();

@@ -2,6 +2,8 @@
 
 #include <fstream>
 #include <limits>
+#include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +23,11 @@ T integer(const nlohmann::json& value, const std::string& key) {
     throw InvalidArgument("config key '" + key + "' is " + value.dump() + ": out of range");
   }
   return static_cast<T>(number);
+}
+
+double fraction(const nlohmann::json& value, const std::string& key) {
+  if (!value.is_number()) throw InvalidArgument("config key '" + key + "' is " + value.dump() + ": expected a number");
+  return value.get<double>();
 }
 
 std::string text(const nlohmann::json& value, const std::string& key) {
@@ -43,6 +50,12 @@ void ServerConfig::validate() const {
   }
   if (log_interval_s < 0) throw InvalidArgument("log-interval " + std::to_string(log_interval_s) + " is negative");
   if (idle_timeout_ms < 0) throw InvalidArgument("idle-timeout-ms " + std::to_string(idle_timeout_ms) + " is negative");
+  for (const auto& [name, value] : {std::pair{"compact-deleted-fraction", compact_deleted_fraction},
+                                    std::pair{"relearn-inserted-fraction", relearn_inserted_fraction}}) {
+    if (!(value >= 0 && value <= 1)) {
+      throw InvalidArgument(std::string(name) + " " + std::to_string(value) + " is out of range: expected 0 to 1");
+    }
+  }
   if (data_dir.empty()) throw InvalidArgument("data-dir is empty: expected a directory for the collections");
 }
 
@@ -59,10 +72,13 @@ void ServerConfig::merge_json(const nlohmann::json& json) {
     else if (key == "log-interval") log_interval_s = integer<int>(value, key);
     else if (key == "idle-timeout-ms") idle_timeout_ms = integer<int>(value, key);
     else if (key == "checkpoint-every") checkpoint_every = integer<std::size_t>(value, key);
+    else if (key == "compact-deleted-fraction") compact_deleted_fraction = fraction(value, key);
+    else if (key == "relearn-inserted-fraction") relearn_inserted_fraction = fraction(value, key);
     else {
       throw InvalidArgument("unknown config key '" + key +
                             "': expected host, port, data-dir, threads, max-frame-bytes, max-batch, log-level, "
-                            "log-interval, idle-timeout-ms or checkpoint-every");
+                            "log-interval, idle-timeout-ms, checkpoint-every, compact-deleted-fraction or "
+                            "relearn-inserted-fraction");
     }
   }
 }

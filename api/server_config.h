@@ -28,6 +28,11 @@ struct ServerConfig {
   // cannot hold every worker; a half-sent frame counts as idle too.
   int idle_timeout_ms = 60000;
   std::size_t checkpoint_every = 50000;  // logged writes between automatic checkpoints
+  // Each collection's CollectionOptions of the same names: the tombstone share at which a
+  // checkpoint compacts, and the share of keys an attention graph has not learned at which
+  // a checkpoint learns it again. In [0, 1]; 0: only on compact().
+  double compact_deleted_fraction = 0.2;
+  double relearn_inserted_fraction = 0.1;
 
   // Throws InvalidArgument naming the first field out of range.
   void validate() const;

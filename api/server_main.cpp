@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   int log_interval = defaults.log_interval_s;
   int idle_timeout_ms = defaults.idle_timeout_ms;
   std::size_t checkpoint_every = defaults.checkpoint_every;
+  double compact_deleted_fraction = defaults.compact_deleted_fraction;
+  double relearn_inserted_fraction = defaults.relearn_inserted_fraction;
 
   app.add_option("--config", config_file, "JSON file with any of the options below (keys without '--'); "
                                           "flags given on the command line win")
@@ -54,6 +56,15 @@ int main(int argc, char** argv) {
   auto* checkpoint_option =
       app.add_option("--checkpoint-every", checkpoint_every, "Logged writes between automatic checkpoints")
           ->capture_default_str();
+  auto* compact_option =
+      app.add_option("--compact-deleted-fraction", compact_deleted_fraction,
+                     "A checkpoint compacts a collection whose tombstones reach this share (0: only on compact)")
+          ->capture_default_str();
+  auto* relearn_option =
+      app.add_option("--relearn-inserted-fraction", relearn_inserted_fraction,
+                     "A checkpoint learns an attention graph again once this share of its keys is new "
+                     "(0: only on compact)")
+          ->capture_default_str();
   app.footer("Example: quiver-server --port 0 --data-dir /var/lib/quiver --threads 32");
 
   try {
@@ -75,6 +86,8 @@ int main(int argc, char** argv) {
     if (interval_option->count() > 0) config.log_interval_s = log_interval;
     if (idle_option->count() > 0) config.idle_timeout_ms = idle_timeout_ms;
     if (checkpoint_option->count() > 0) config.checkpoint_every = checkpoint_every;
+    if (compact_option->count() > 0) config.compact_deleted_fraction = compact_deleted_fraction;
+    if (relearn_option->count() > 0) config.relearn_inserted_fraction = relearn_inserted_fraction;
     config.validate();
 
     quiver::api::Server server(config);

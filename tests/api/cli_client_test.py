@@ -137,8 +137,10 @@ def main():
         check("unlearned keys      0" in out and "live vectors        5" in out, "stats after compact: %r" % out)
         code, out, err = run_cli(cli, server.port, "stats", "fm")
         check("unlearned keys" not in out, "an HNSW collection reports unlearned keys: %r" % out)
+        # One new key of six: the shutdown checkpoint learns it (default share 0.1); the next
+        # server, told 0.5, keeps one new key of seven unlearned through its checkpoint.
         with Connection(server.port) as client:
-            client.drop_collection("kv")
+            client.upsert("kv", [Record(id=5, vector=[5.0, 1.0, -1.0, 0.5], attributes={})])
 
         # The relevance filter: attached through the CLI, refused when corrupt or trained
         # for another dimension, and kept across a restart.
@@ -155,9 +157,13 @@ def main():
         check(code == 1 and "nope" in err, "set-filter on an unknown collection: %d %r" % (code, err))
         check(server.terminate() == 0, "shutdown failed")
 
-        server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-2.log")
+        server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-2.log",
+                               ["--relearn-inserted-fraction", "0.5"])
         with Connection(server.port) as client:
             check(client.describe_collection("fm").has_relevance_filter, "the filter did not survive a restart")
+            check(client.describe_collection("kv").inserted_since_learned == 0,
+                  "the shutdown checkpoint did not learn the attention graph again")
+            client.upsert("kv", [Record(id=6, vector=[6.0, 1.0, -1.0, 0.5], attributes={})])
             kept_some = cut_some = False
             for q in queries[:20]:
                 vector = [float(v) for v in q]
@@ -188,6 +194,10 @@ def main():
         server = ServerProcess(args.server, args.work_dir + "/data", args.work_dir + "/server-3.log")
         with Connection(server.port) as client:
             check(not client.describe_collection("fm").has_relevance_filter, "the detach did not survive a restart")
+            stats = client.describe_collection("kv")
+            check(stats.size == 7 and stats.inserted_since_learned == 1 and stats.log_entries == 0,
+                  "--relearn-inserted-fraction 0.5 was not applied: %r" % stats)
+            client.drop_collection("kv")
             check(client.describe_collection("fm").index_recovery == "", "recovery reported for an intact checkpoint")
         check(server.terminate() == 0, "shutdown failed")
 

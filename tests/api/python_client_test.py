@@ -131,7 +131,8 @@ def main():
     # Settings from a config file, the port and directory from flags (flags win).
     config = os.path.join(args.work_dir, "server.json")
     with open(config, "w") as f:
-        json.dump({"max-batch": MAX_BATCH, "threads": 4, "log-level": "debug", "port": 1}, f)
+        json.dump({"max-batch": MAX_BATCH, "threads": 4, "log-level": "debug", "port": 1,
+                   "compact-deleted-fraction": 0.25, "relearn-inserted-fraction": 0.1}, f)
     # A bad config file stops the server before it serves, naming the culprit.
     bad_config = os.path.join(args.work_dir, "bad.json")
     with open(bad_config, "w") as f:
@@ -140,6 +141,11 @@ def main():
                             timeout=60)
     check(result.returncode == 1 and "unknown config key 'prot'" in result.stderr,
           "bad config: exit %d, %r" % (result.returncode, result.stderr))
+    for flags, message in ((["--relearn-inserted-fraction", "1.5"], "relearn-inserted-fraction 1.5"),
+                           (["--compact-deleted-fraction", "-0.1"], "compact-deleted-fraction -0.1")):
+        result = subprocess.run([args.server, "--port", "0"] + flags, capture_output=True, text=True, timeout=60)
+        check(result.returncode == 1 and message in result.stderr and "expected 0 to 1" in result.stderr,
+              "%r: exit %d, %r" % (flags, result.returncode, result.stderr))
 
     data_dir = os.path.join(args.work_dir, "data")
     log = os.path.join(args.work_dir, "server.log")
