@@ -87,6 +87,29 @@ class Repair {
     return count_unreached();
   }
 
+  // The last resort once rounds stop gaining: each live node still missed gets an in-link
+  // from the nearest reached node with a free slot anywhere in the graph (a scan of all
+  // nodes per missed node, so only for the few the rounds left). Where every near host's
+  // list is full of sole in-links (a few hub keys that top every inner-product query),
+  // the rounds find none. Returns how many live nodes stay missed.
+  std::size_t link_from_free_slots(GraphRepair& totals) {
+    std::size_t missed = unreached();
+    for (Node node = 0; node < elements_ && missed != 0; ++node) {
+      if (reached_[node] || graph_.isMarkedDeleted(node)) continue;
+      std::optional<std::pair<float, Node>> best;
+      for (Node host = 0; host < elements_; ++host) {
+        if (!reached_[host] || level0(graph_, host).second >= graph_.maxM0_) continue;
+        const float d = distance(graph_, node, host);
+        if (!best || d < best->first) best = std::pair{d, host};
+      }
+      if (!best || !link(best->second, node)) continue;
+      ++totals.relinked;
+      walk_from(node);
+      missed = count_unreached();
+    }
+    return missed;
+  }
+
  private:
   std::size_t count_unreached() const {
     std::size_t count = 0;
@@ -257,7 +280,7 @@ GraphRepair reconnect(Graph& graph) {
     if (round == 0) totals.unreachable = missed;
     if (missed == 0) return totals;
   }
-  totals.left = repair.unreached();
+  totals.left = repair.link_from_free_slots(totals);
   return totals;
 }
 

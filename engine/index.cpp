@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <queue>
 #include <random>
 #include <shared_mutex>
 #include <string>
@@ -24,6 +25,7 @@
 #include "engine/vector_space.h"
 #include "quant/distance.h"
 #include "quiver/error.h"
+#include "quiver/exact_search.h"
 #include "quiver/relevance_filter.h"
 #include "quiver/vector_io.h"
 
@@ -260,7 +262,100 @@ struct Index::Impl {
                          [&](std::size_t i, std::size_t worker) { insert_one(fresh[start + i], worker); });
     for (std::size_t i : replacements) insert_one(i, 0);
     inserts_since_walk += replacements.size();
-    if (spec.graph == GraphKind::Attention) inserted_since_learned += count;
+    if (spec.graph == GraphKind::Attention) {
+      inserted_since_learned += count;
+      if (sample_queries.rows > 0) link_through_sample_queries(vectors, ids, first, fresh, workers);
+    }
+  }
+
+  // hnswlib linked each new key of an attention graph to the keys nearest it, but queries
+  // unlike the keys do not walk that way: the learned graph links a key to the keys that
+  // the queries retrieving it also retrieve. So the sample queries that score a new key
+  // best walk the graph, and the key is linked to what they find, and back, with
+  // hnswlib's pruning rule. The caller holds the writer lock.
+  void link_through_sample_queries(MatrixView vectors, const std::vector<std::uint64_t>& ids, std::size_t first,
+                                   std::span<const std::size_t> fresh, std::size_t workers) {
+    if (fresh.empty() || graph->cur_element_count < 2) return;
+    // Measured on the real attention keys grown from empty (bench/RESULTS.md): at equal
+    // cost per key, four walks of half the construction width beat two full ones and
+    // eight short ones.
+    constexpr std::size_t guides = 4;
+    const std::size_t window = std::max<std::size_t>(spec.ef_construction / 2, spec.M);
+    Matrix rows(fresh.size(), spec.dim);
+    std::vector<std::uint32_t> internal(fresh.size());
+    for (std::size_t i = 0; i < fresh.size(); ++i) {
+      std::copy_n(vectors.row(first + fresh[i]).data(), spec.dim, rows.row(i).data());
+      internal[i] = graph->label_lookup_.at(ids[first + fresh[i]]);
+    }
+    const auto best_queries = exact_search(sample_queries.view(), rows.view(), guides, spec.metric, workers);
+    // Walks only read the lists, so they run in parallel before any list changes.
+    std::vector<std::vector<std::uint32_t>> found(fresh.size());
+    engine::parallel_for(fresh.size(), workers, [&](std::size_t i, std::size_t) {
+      SearchStats ignored;
+      for (const Hit& guide : best_queries[i]) {
+        auto prepared = encoder->prepare(sample_queries.row(guide.id));
+        auto visited = this->visited.acquire(graph->max_elements_);
+        encoder->with_primary_distance(prepared, [&](const auto& distance) {
+          for (const auto& c : engine::search_unfiltered(*graph, distance, window, window, nullptr, visited, ignored)) {
+            found[i].push_back(c.id);
+          }
+        });
+      }
+    });
+    // Then each key's list and its neighbours' lists, one lock held at a time.
+    using Queue = std::priority_queue<std::pair<float, hnswlib::tableint>, std::vector<std::pair<float, hnswlib::tableint>>,
+                                      Graph::CompareByFirst>;
+    auto between = [&](std::uint32_t a, std::uint32_t b) {
+      return graph->fstdistfunc_(graph->getDataByInternalId(a), graph->getDataByInternalId(b), graph->dist_func_param_);
+    };
+    auto links_of = [&](std::uint32_t node) {
+      auto* list = graph->get_linklist0(node);
+      return std::span(reinterpret_cast<std::uint32_t*>(list + 1), graph->getListCount(list));
+    };
+    auto write_links = [&](std::uint32_t node, Queue& kept) {
+      auto* list = graph->get_linklist0(node);
+      auto* links = reinterpret_cast<std::uint32_t*>(list + 1);
+      std::size_t count = 0;
+      for (; !kept.empty(); kept.pop()) links[count++] = kept.top().second;
+      graph->setListCount(list, static_cast<unsigned short>(count));
+    };
+    engine::parallel_for(fresh.size(), workers, [&](std::size_t i, std::size_t) {
+      const std::uint32_t key = internal[i];
+      std::vector<std::uint32_t> pool = std::move(found[i]);
+      {
+        std::lock_guard lock(graph->link_list_locks_[key]);
+        const auto current = links_of(key);
+        pool.insert(pool.end(), current.begin(), current.end());
+      }
+      std::sort(pool.begin(), pool.end());
+      pool.erase(std::unique(pool.begin(), pool.end()), pool.end());
+      Queue candidates;
+      for (const std::uint32_t c : pool) {
+        if (c != key) candidates.emplace(between(key, c), c);
+      }
+      graph->getNeighborsByHeuristic2(candidates, graph->M_);
+      std::vector<std::uint32_t> chosen;
+      for (Queue copy = candidates; !copy.empty(); copy.pop()) chosen.push_back(copy.top().second);
+      {
+        std::lock_guard lock(graph->link_list_locks_[key]);
+        write_links(key, candidates);
+      }
+      for (const std::uint32_t neighbour : chosen) {
+        std::lock_guard lock(graph->link_list_locks_[neighbour]);
+        const auto links = links_of(neighbour);
+        if (std::find(links.begin(), links.end(), key) != links.end()) continue;
+        if (links.size() < graph->maxM0_) {
+          links.data()[links.size()] = key;
+          graph->setListCount(graph->get_linklist0(neighbour), static_cast<unsigned short>(links.size() + 1));
+          continue;
+        }
+        Queue merged;
+        merged.emplace(between(neighbour, key), key);
+        for (const std::uint32_t c : links) merged.emplace(between(neighbour, c), c);
+        graph->getNeighborsByHeuristic2(merged, graph->maxM0_);
+        write_links(neighbour, merged);
+      }
+    });
   }
 
   void add(std::span<const std::uint64_t> id_span, MatrixView vectors, const BuildOptions& options) {

@@ -26,6 +26,7 @@
 #include "quiver/error.h"
 #include "quiver/filtered_search.h"
 #include "quiver/index.h"
+#include "support/ood_synthetic.h"
 #include "support/synthetic.h"
 
 using namespace quiver;
@@ -297,6 +298,47 @@ void run_index_churn(const char* spec_text) {
 TEST_CASE("concurrent add, remove, compact and search on an f32 HNSW index") { run_index_churn("hnsw16,efc64"); }
 
 TEST_CASE("concurrent add, remove, compact and search on an LVQ-8 index") { run_index_churn("hnsw16,efc64,lvq8"); }
+
+TEST_CASE("searches run while an attention index links new keys through its sample queries on several threads") {
+  // add() walks the graph for each new key's best sample queries, then relinks lists one
+  // lock at a time on several threads; searches must see whole lists throughout. The
+  // seeded set's few hub keys top most queries and fill their neighbours' lists, which
+  // is where the reachability repair used to leave keys unreachable.
+  for (const char* spec : {"attn8,efc32", "attn16,efc64"}) {
+    CAPTURE(spec);
+    const auto set = testing::ood_synthetic(3000, 400, 20, dim, 5);
+    auto index = Index::create(IndexSpec::parse(spec, Metric::InnerProduct, dim), set.train_queries);
+    BuildOptions parallel;
+    parallel.threads = 4;
+    std::atomic<bool> done{false};
+    std::atomic<std::size_t> searches{0};
+    std::atomic<std::size_t> short_answers{0};
+    {
+      Watchdog watchdog(spec);
+      std::thread searcher([&] {
+        const SearchParams params{.k = 5, .ef = 32};
+        while (!done.load()) {
+          if (index.size() < params.k) continue;
+          const auto hits = index.search(set.eval_queries.row(searches.load() % set.eval_queries.rows), params);
+          short_answers += hits.size() != params.k;
+          ++searches;
+        }
+      });
+      for (std::size_t first = 0; first < set.keys.rows; first += 250) {
+        auto ids = id_range(first, 250);
+        index.add(ids, set.keys.view().slice(first, 250), parallel);
+      }
+      done = true;
+      searcher.join();
+    }
+    CHECK(index.size() == set.keys.rows);
+    CHECK(searches.load() > 0);
+    CHECK(short_answers.load() == 0);
+    // Every key stays reachable: a search as wide as the index returns all of them.
+    const auto all = index.search(set.eval_queries.row(0), {.k = set.keys.rows, .ef = set.keys.rows});
+    CHECK(all.size() == set.keys.rows);
+  }
+}
 
 TEST_CASE("concurrent filtered searches while attributes and vectors change") {
   const std::size_t operations = operation_count();

@@ -58,8 +58,8 @@ struct CollectionOptions {
   // Attention-graph collections: a checkpoint first learns the graph again from the
   // sample queries (Index::compact) when the keys linked by insertion since it was last
   // learned are at least this fraction of the live keys. Until then new keys are linked
-  // key to key, which queries unlike the keys follow poorly. In [0, 1]; 0: only when
-  // compact() is called.
+  // by insertion (Index::add), which walks nearly as well on real attention keys but not
+  // where a few keys top every query. In [0, 1]; 0: only when compact() is called.
   double relearn_inserted_fraction = 0.1;
   std::size_t threads = 0;  // for replay, checkpoints and compaction; 0 = all hardware threads
 };

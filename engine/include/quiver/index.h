@@ -30,10 +30,12 @@ class QUIVER_API Index {
   // from data, attention graphs created with their sample queries (below).
   static Index create(const IndexSpec& spec, const ResourceLimits& limits = {});
   // An empty attention-graph index that keeps `sample_queries` (at least
-  // min_attention_sample_queries, of the spec's dimension). add() links keys the HNSW
-  // way, key to key; compact() learns the graph from the sample queries, which is what
-  // lets queries unlike the keys find them, so call it once the keys are in (a
-  // Collection does so at checkpoints, see CollectionOptions::relearn_inserted_fraction).
+  // min_attention_sample_queries, of the spec's dimension). add() links each key the HNSW
+  // way, key to key, and to what the walks of the four sample queries that score it best
+  // find; compact() learns the graph from all the sample queries' exact neighbours, which
+  // still walks best (and is needed where a few keys top every query), so call it once
+  // the keys are in (a Collection does so at checkpoints, see
+  // CollectionOptions::relearn_inserted_fraction).
   static Index create(const IndexSpec& spec, MatrixView sample_queries, const ResourceLimits& limits = {});
   // Builds on all rows of `data` in parallel, first learning what the spec needs
   // (LeanVec maps, LVQ means; options.sample_queries for leanvec-ood). `ids` defaults
