@@ -214,8 +214,14 @@ class Repair {
     return nodes;
   }
 
+  // A host with a free slot first, nearest first: replacing a link reroutes the walks
+  // through a host, and full lists are the well-travelled hubs'.
   bool link_in(Node node) {
-    for (const auto& [unused, host] : hosts_for(node)) {
+    const auto hosts = hosts_for(node);
+    for (const auto& [unused, host] : hosts) {
+      if (level0(graph_, host).second < graph_.maxM0_ && link(host, node)) return true;
+    }
+    for (const auto& [unused, host] : hosts) {
       if (link(host, node)) return true;
     }
     return false;
