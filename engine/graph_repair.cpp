@@ -13,6 +13,8 @@ namespace {
 
 using Node = hnswlib::tableint;
 constexpr int max_rounds = 4;
+// Hosts with a free slot scored per node the rounds left unreachable (see link_from_free_slots).
+constexpr std::size_t kFreeHostsTried = 4096;
 
 float distance(const Graph& graph, Node a, Node b) {
   return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b), graph.dist_func_param_);
@@ -88,17 +90,22 @@ class Repair {
   }
 
   // The last resort once rounds stop gaining: each live node still missed gets an in-link
-  // from the nearest reached node with a free slot anywhere in the graph (a scan of all
-  // nodes per missed node, so only for the few the rounds left). Where every near host's
+  // from a reached node with a free slot anywhere in the graph, the nearest of a bounded
+  // sample of them. Where every near host's
   // list is full of sole in-links (a few hub keys that top every inner-product query),
   // the rounds find none. Returns how many live nodes stay missed.
   std::size_t link_from_free_slots(GraphRepair& totals) {
     std::size_t missed = unreached();
     for (Node node = 0; node < elements_ && missed != 0; ++node) {
       if (reached_[node] || graph_.isMarkedDeleted(node)) continue;
+      // The nearest of at most kFreeHostsTried candidates, taken from a node-dependent
+      // start, so that a million-node graph with thousands left costs seconds, not hours.
       std::optional<std::pair<float, Node>> best;
-      for (Node host = 0; host < elements_; ++host) {
+      std::size_t tried = 0;
+      for (std::size_t step = 0; step < elements_ && tried < kFreeHostsTried; ++step) {
+        const auto host = static_cast<Node>((std::size_t{node} * 2654435761u + step) % elements_);
         if (!reached_[host] || level0(graph_, host).second >= graph_.maxM0_) continue;
+        ++tried;
         const float d = distance(graph_, node, host);
         if (!best || d < best->first) best = std::pair{d, host};
       }
