@@ -4,6 +4,8 @@
 #include <limits>
 #include <numeric>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "engine/attention_graph.h"
 #include "engine/exact_neighbours.h"
@@ -29,6 +31,33 @@ Measured measure(const Index& index, const OodSet& set, const std::vector<std::v
   SearchStats stats;
   auto found = index.search_batch(set.eval_queries, {.k = 10, .ef = ef}, 0, &stats);
   return {recall(found, truth), double(stats.distances) / double(stats.queries)};
+}
+
+// 20,000 real attention keys with 4,000 prefill sample queries, 200 decode queries and
+// their exact top 10: what the tests of keys added after learning grow and compare.
+struct RealKeys {
+  Matrix keys;
+  Matrix train_queries;
+  Matrix eval_queries;
+  std::vector<std::vector<std::uint64_t>> truth;
+};
+
+RealKeys real_keys() {
+  const std::string dir = std::string(QUIVER_SHARED_DATA_DIR) + "/attn-pylm-l3h0/";
+  RealKeys set{read_vectors(dir + "keys.fbin", 20000), read_vectors(dir + "queries_train.fbin", 4000),
+               read_vectors(dir + "queries_eval.fbin", 200), {}};
+  set.truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
+  return set;
+}
+
+// Adds rows [first, keys.rows) of `keys` in batches of `batch`, ids = row numbers.
+void add_in_batches(Index& index, const Matrix& keys, std::size_t first, std::size_t batch,
+                    const BuildOptions& options = {}) {
+  for (; first < keys.rows; first += batch) {
+    std::vector<std::uint64_t> ids(std::min(batch, keys.rows - first));
+    std::iota(ids.begin(), ids.end(), first);
+    index.add(ids, keys.view().slice(first, ids.size()), options);
+  }
 }
 
 }  // namespace
@@ -122,28 +151,20 @@ TEST_CASE("keys added after the build join the attention graph's one layer, and 
           doctest::test_suite("quality")) {
   // Real attention keys arrive as a KV cache grows: the last fifth of 20,000 keys is
   // added in batches after the graph was learned from the first four fifths.
-  const std::string dir = std::string(QUIVER_SHARED_DATA_DIR) + "/attn-pylm-l3h0/";
-  const Matrix keys = read_vectors(dir + "keys.fbin", 20000);
-  const Matrix train_queries = read_vectors(dir + "queries_train.fbin", 4000);
-  const Matrix eval_queries = read_vectors(dir + "queries_eval.fbin", 200);
-  auto truth = exact_neighbours(keys, eval_queries, 10, Metric::InnerProduct);
+  const RealKeys set = real_keys();
   BuildOptions options;
-  options.sample_queries = train_queries;
+  options.sample_queries = set.train_queries;
   const auto spec = IndexSpec::parse("attn16", Metric::InnerProduct, 128);
-  auto full = Index::build(spec, keys, {}, options);
-  const std::size_t base = keys.rows * 4 / 5;
-  auto grown = Index::build(spec, keys.view().slice(0, base), {}, options);
+  auto full = Index::build(spec, set.keys, {}, options);
+  const std::size_t base = set.keys.rows * 4 / 5;
+  auto grown = Index::build(spec, set.keys.view().slice(0, base), {}, options);
   BuildOptions in_order;  // one thread: the same graph every run
   in_order.threads = 1;
-  for (std::size_t first = base; first < keys.rows; first += 500) {
-    std::vector<std::uint64_t> ids(500);
-    std::iota(ids.begin(), ids.end(), first);
-    grown.add(ids, keys.view().slice(first, 500), in_order);
-  }
+  add_in_batches(grown, set.keys, base, 500, in_order);
   SearchStats full_work, grown_work;
   const SearchParams params{.k = 10, .ef = 60};
-  double full_recall = recall(full.search_batch(eval_queries, params, 1, &full_work), truth);
-  double grown_recall = recall(grown.search_batch(eval_queries, params, 1, &grown_work), truth);
+  double full_recall = recall(full.search_batch(set.eval_queries, params, 1, &full_work), set.truth);
+  double grown_recall = recall(grown.search_batch(set.eval_queries, params, 1, &grown_work), set.truth);
   MESSAGE("recall@10 at ef 60: built with every key ", full_recall, ", a fifth added later ", grown_recall);
   // A new key drawn onto an HNSW level above the graph became every walk's entry point,
   // a key no query is near: at 100k keys recall@10 at ef 120 fell from 0.89 to 0.07.
@@ -156,28 +177,20 @@ TEST_CASE("keys added to an empty attention index are linked where the sample qu
   // Linked key to key only, 100k real keys grown this way reached recall@10 0.44 at ef 120
   // against 0.90 learned; each new key is now also linked to what its best sample
   // queries' walks find.
-  const std::string dir = std::string(QUIVER_SHARED_DATA_DIR) + "/attn-pylm-l3h0/";
-  const Matrix keys = read_vectors(dir + "keys.fbin", 20000);
-  const Matrix train_queries = read_vectors(dir + "queries_train.fbin", 4000);
-  const Matrix eval_queries = read_vectors(dir + "queries_eval.fbin", 200);
-  auto truth = exact_neighbours(keys, eval_queries, 10, Metric::InnerProduct);
+  const RealKeys set = real_keys();
   const auto spec = IndexSpec::parse("attn16", Metric::InnerProduct, 128);
   BuildOptions learn;
-  learn.sample_queries = train_queries;
-  auto learned = Index::build(spec, keys, {}, learn);
-  auto grown = Index::create(spec, train_queries);
-  for (std::size_t first = 0; first < keys.rows; first += 1000) {
-    std::vector<std::uint64_t> ids(1000);
-    std::iota(ids.begin(), ids.end(), first);
-    grown.add(ids, keys.view().slice(first, 1000));
-  }
-  CHECK(grown.inserted_since_learned() == keys.rows);
+  learn.sample_queries = set.train_queries;
+  auto learned = Index::build(spec, set.keys, {}, learn);
+  auto grown = Index::create(spec, set.train_queries);
+  add_in_batches(grown, set.keys, 0, 1000);
+  CHECK(grown.inserted_since_learned() == set.keys.rows);
   SearchStats learned_work, grown_work;
   const SearchParams params{.k = 10, .ef = 60};
-  double learned_recall = recall(learned.search_batch(eval_queries, params, 1, &learned_work), truth);
-  double grown_recall = recall(grown.search_batch(eval_queries, params, 1, &grown_work), truth);
-  MESSAGE("recall@10 at ef 60: learned ", learned_recall, " (", learned_work.distances / eval_queries.rows,
-          " keys scored), grown from empty ", grown_recall, " (", grown_work.distances / eval_queries.rows, ")");
+  double learned_recall = recall(learned.search_batch(set.eval_queries, params, 1, &learned_work), set.truth);
+  double grown_recall = recall(grown.search_batch(set.eval_queries, params, 1, &grown_work), set.truth);
+  MESSAGE("recall@10 at ef 60: learned ", learned_recall, " (", learned_work.distances / set.eval_queries.rows,
+          " keys scored), grown from empty ", grown_recall, " (", grown_work.distances / set.eval_queries.rows, ")");
   CHECK(grown_recall >= learned_recall - 0.05);
   CHECK(grown_work.distances <= learned_work.distances * 5 / 4);
 }
