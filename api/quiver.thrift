@@ -163,8 +163,8 @@ service Quiver {
   bool clear_relevance_filter(1: string collection)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
   // Drops the collection's tombstones now (checkpoints also do once they reach 20 % of
-  // it, quiver-server --compact-deleted-fraction) and takes a checkpoint. Searches go on meanwhile; writes wait. Returns how many
-  // tombstones were dropped.
+  // it, quiver-server --compact-deleted-fraction) and takes a checkpoint. Searches go on
+  // meanwhile; writes wait. Returns how many tombstones were dropped.
   i64 compact(1: string collection)
       throws (1: InvalidArgument invalid, 2: NotFound not_found, 3: Conflict conflict, 4: Unavailable unavailable),
 

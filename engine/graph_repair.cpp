@@ -91,9 +91,9 @@ class Repair {
 
   // The last resort once rounds stop gaining: each live node still missed gets an in-link
   // from a reached node with a free slot anywhere in the graph, the nearest of a bounded
-  // sample of them. Where every near host's
-  // list is full of sole in-links (a few hub keys that top every inner-product query),
-  // the rounds find none. Returns how many live nodes stay missed.
+  // sample of them. The rounds find no host where every near host's list is full of sole
+  // in-links (a few hub keys that top every inner-product query). Returns how many live
+  // nodes stay missed.
   std::size_t link_from_free_slots(GraphRepair& totals) {
     std::size_t missed = unreached();
     for (Node node = 0; node < elements_ && missed != 0; ++node) {

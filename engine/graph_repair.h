@@ -23,8 +23,9 @@ struct GraphRepair {
 // out-neighbours and theirs, and what a greedy search for it finds): appended into a
 // free slot, or in place of the host's farthest neighbour among those with another
 // in-link. A replacement can cut off the node it drops, so the walk repeats, a few
-// rounds at most. Tombstoned nodes need not be reached. The caller holds the graph
-// exclusively.
+// rounds at most; a node still missed then gets an in-link from some reached node with a
+// free slot, the nearest of a bounded sample. Tombstoned nodes need not be reached. The
+// caller holds the graph exclusively.
 GraphRepair reconnect(Graph& graph);
 
 // The cheap check after a small insert, O(M0^2) per node: each live node of internal
