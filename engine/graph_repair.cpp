@@ -111,8 +111,7 @@ class Repair {
       }
       if (!best || !link(best->second, node)) continue;
       ++totals.relinked;
-      walk_from(node);
-      missed = count_unreached();
+      missed -= walk_from(node);
     }
     return missed;
   }
@@ -132,13 +131,16 @@ class Repair {
     }
   }
 
-  void walk_from(Node start) {
-    if (reached_[start]) return;
+  // Marks what `start` leads to as reached; returns how many live nodes it newly reached.
+  std::size_t walk_from(Node start) {
+    if (reached_[start]) return 0;
     std::vector<Node> stack{start};
     reached_[start] = true;
+    std::size_t live = 0;
     while (!stack.empty()) {
       Node node = stack.back();
       stack.pop_back();
+      live += !graph_.isMarkedDeleted(node);
       auto [entries, count] = level0(graph_, node);
       for (std::size_t i = 0; i < count; ++i) {
         if (!reached_[entries[i]]) {
@@ -147,6 +149,7 @@ class Repair {
         }
       }
     }
+    return live;
   }
 
   // Reached nodes near `node`, nearest first: its out-neighbours and theirs, and the
