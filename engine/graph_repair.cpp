@@ -7,6 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "engine/parallel_for.h"
+#include "engine/visited_pool.h"
+
 namespace quiver::engine {
 
 namespace {
@@ -15,6 +18,10 @@ using Node = hnswlib::tableint;
 constexpr int max_rounds = 4;
 // Hosts with a free slot scored per node the rounds left unreachable (see link_from_free_slots).
 constexpr std::size_t kFreeHostsTried = 4096;
+// Cut-off nodes whose hosts are searched together, in parallel, before any of them is
+// linked. Fixed rather than per thread, so that the repaired graph does not depend on the
+// thread count.
+constexpr std::size_t kHostBatch = 1024;
 
 float distance(const Graph& graph, Node a, Node b) {
   return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b), graph.dist_func_param_);
@@ -65,21 +72,35 @@ class Repair {
  public:
   explicit Repair(Graph& graph) : graph_(graph), elements_(graph.cur_element_count) {}
 
-  // One round: walks from the entry point, then links in each live node left out.
+  // One round: walks from the entry point, then links in each live node left out. The
+  // host searches of a batch run on `threads` threads against the graph as it stands; the
+  // links are then made one at a time, skipping nodes an earlier link brought in.
   // Returns how many live nodes the walk had missed.
-  std::size_t round(GraphRepair& totals) {
+  std::size_t round(GraphRepair& totals, std::size_t threads) {
     reached_.assign(elements_, false);
     count_in_degrees();
     walk_from(static_cast<Node>(graph_.enterpoint_node_));
-    const std::size_t missed = count_unreached();
-    for (Node node = 0; node < elements_ && missed != 0; ++node) {
-      if (reached_[node] || graph_.isMarkedDeleted(node)) continue;
-      if (link_in(node)) {
+    std::vector<Node> missed;
+    for (Node node = 0; node < elements_; ++node) {
+      if (!reached_[node] && !graph_.isMarkedDeleted(node)) missed.push_back(node);
+    }
+    std::vector<Node> batch;
+    std::vector<std::vector<std::pair<float, Node>>> hosts;
+    for (std::size_t begin = 0; begin < missed.size(); begin += kHostBatch) {
+      batch.clear();
+      for (std::size_t i = begin; i < std::min(missed.size(), begin + kHostBatch); ++i) {
+        if (!reached_[missed[i]]) batch.push_back(missed[i]);
+      }
+      hosts.assign(batch.size(), {});
+      parallel_for(
+          batch.size(), threads, [&](std::size_t i, std::size_t) { hosts[i] = hosts_for(batch[i]); }, 4);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (reached_[batch[i]] || !link_in(batch[i], hosts[i])) continue;
         ++totals.relinked;
-        walk_from(node);
+        walk_from(batch[i]);
       }
     }
-    return missed;
+    return missed.size();
   }
 
   // Live nodes a fresh walk from the entry point does not reach.
@@ -153,7 +174,7 @@ class Repair {
   }
 
   // Reached nodes near `node`, nearest first: its out-neighbours and theirs, and the
-  // result of a greedy search for it from the entry point.
+  // result of a greedy search for it from the entry point. Reads the graph only.
   std::vector<std::pair<float, Node>> hosts_for(Node node) const {
     std::vector<Node> near;
     auto [entries, count] = level0(graph_, node);
@@ -195,13 +216,13 @@ class Repair {
       }
     }
     const std::size_t ef = std::max<std::size_t>(64, graph_.maxM0_);
-    std::vector<bool> seen(elements_, false);
+    auto seen = visited_.acquire(elements_);
     using Entry = std::pair<float, Node>;
     std::priority_queue<Entry, std::vector<Entry>, std::greater<>> frontier;
     std::priority_queue<Entry> best;
     frontier.emplace(current_distance, current);
     best.emplace(current_distance, current);
-    seen[current] = true;
+    seen.visit(current);
     while (!frontier.empty()) {
       auto [d, node] = frontier.top();
       if (d > best.top().first && best.size() >= ef) break;
@@ -209,8 +230,7 @@ class Repair {
       auto [entries, count] = level0(graph_, node);
       for (std::size_t i = 0; i < count; ++i) {
         Node next = entries[i];
-        if (seen[next]) continue;
-        seen[next] = true;
+        if (!seen.visit(next)) continue;
         float next_distance = distance(graph_, target, next);
         if (best.size() < ef || next_distance < best.top().first) {
           frontier.emplace(next_distance, next);
@@ -224,10 +244,10 @@ class Repair {
     return nodes;
   }
 
-  // A host with a free slot first, nearest first: replacing a link reroutes the walks
-  // through a host, and full lists are the well-travelled hubs'.
-  bool link_in(Node node) {
-    const auto hosts = hosts_for(node);
+  // Links `node` from one of `hosts` (hosts_for's list): a host with a free slot first,
+  // nearest first, as replacing a link reroutes the walks through a host, and full lists
+  // are the well-travelled hubs'.
+  bool link_in(Node node, const std::vector<std::pair<float, Node>>& hosts) {
     for (const auto& [unused, host] : hosts) {
       if (level0(graph_, host).second < graph_.maxM0_ && link(host, node)) return true;
     }
@@ -251,6 +271,7 @@ class Repair {
   const std::size_t elements_;
   std::vector<bool> reached_;
   std::vector<std::uint32_t> in_degree_;
+  mutable VisitedPool visited_;  // for the host searches, which run in parallel
 };
 
 // Whether some out-neighbour of `node` other than `except` links back to it.
@@ -287,12 +308,12 @@ std::size_t link_new_nodes(Graph& graph, hnswlib::tableint first, hnswlib::table
   return linked;
 }
 
-GraphRepair reconnect(Graph& graph) {
+GraphRepair reconnect(Graph& graph, std::size_t threads) {
   GraphRepair totals;
   if (graph.cur_element_count < 2) return totals;
   Repair repair(graph);
   for (int round = 0; round < max_rounds; ++round) {
-    std::size_t missed = repair.round(totals);
+    std::size_t missed = repair.round(totals, threads);
     if (round == 0) totals.unreachable = missed;
     if (missed == 0) return totals;
   }

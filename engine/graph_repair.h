@@ -25,8 +25,9 @@ struct GraphRepair {
 // in-link. A replacement can cut off the node it drops, so the walk repeats, a few
 // rounds at most; a node still missed then gets an in-link from some reached node with a
 // free slot, the nearest of a bounded sample. Tombstoned nodes need not be reached. The
-// caller holds the graph exclusively.
-GraphRepair reconnect(Graph& graph);
+// host searches run on `threads` threads (0 = one per hardware thread); the result does
+// not depend on how many. The caller holds the graph exclusively.
+GraphRepair reconnect(Graph& graph, std::size_t threads);
 
 // The cheap check after a small insert, O(M0^2) per node: each live node of internal
 // ids [first, last) that none of its out-neighbours links back to gets an in-link from

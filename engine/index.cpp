@@ -382,18 +382,18 @@ struct Index::Impl {
         insert(vectors, ids, first, count, options.threads);
       }
       if (options.progress && !options.progress({first + count, vectors.rows})) {
-        relink_orphans();  // what was inserted stays, so it must stay findable
+        relink_orphans(options.threads);  // what was inserted stays, so it must stay findable
         throw Cancelled("cancelled after " + std::to_string(first + count) + " of " + std::to_string(vectors.rows) +
                         " vectors");
       }
     }
-    relink_orphans();
+    relink_orphans(options.threads);
   }
 
   // Once per add rather than per chunk. The full walk reads every level-0 list (20 ms
   // at 60k 784-d vectors), so small adds only check their own nodes and the walk runs
   // once the graph has taken 1/32 of its size in inserts since the last one.
-  void relink_orphans() {
+  void relink_orphans(std::size_t threads) {
     std::unique_lock lock(mutex);
     if (!graph) return;
     const std::size_t elements = graph->cur_element_count;
@@ -401,7 +401,7 @@ struct Index::Impl {
     if (elements < elements_at_last_check || elements_at_last_check == 0) inserts_since_walk = elements;
     inserts_since_walk += elements - std::min(elements, elements_at_last_check);
     if (inserts_since_walk * 32 >= elements) {
-      engine::reconnect(*graph);
+      engine::reconnect(*graph, threads);
       inserts_since_walk = 0;
     } else {
       engine::link_new_nodes(*graph, static_cast<hnswlib::tableint>(elements_at_last_check),
@@ -483,7 +483,7 @@ struct Index::Impl {
     // The learned lists need not reach every key from the entry point: where a few hub
     // keys top every query, the hubs' pruned lists were the only way in to most keys (on
     // the seeded hub-dominated set, 14k of 20k keys were unreachable).
-    engine::reconnect(*graph);
+    engine::reconnect(*graph, threads);
     inserts_since_walk = 0;
     elements_at_last_check = graph->cur_element_count;
   }

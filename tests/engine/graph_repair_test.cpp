@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "quiver/index.h"
@@ -57,12 +58,32 @@ TEST_CASE("reconnect makes every live node of an hnswlib graph reachable at leve
   const std::size_t before = unreachable(graph);
   REQUIRE(before > 50);
 
-  auto repair = engine::reconnect(graph);
+  auto repair = engine::reconnect(graph, 2);
   CHECK(repair.unreachable == before);
   CHECK(repair.relinked >= before / 2);  // one link can bring in a whole cut-off group
   CHECK(repair.left == 0);
   CHECK(unreachable(graph) == 0);
-  CHECK(engine::reconnect(graph).unreachable == 0);
+  CHECK(engine::reconnect(graph, 2).unreachable == 0);
+}
+
+TEST_CASE("reconnect leaves the same graph whatever the number of threads") {
+  // The host searches run in parallel but the links are made in a fixed order.
+  constexpr std::size_t rows = 3000;
+  auto data = clustered_vectors(rows, dim, 12, 4);
+  hnswlib::L2Space space(dim);
+  auto repaired = [&](std::size_t threads) {
+    auto graph = std::make_unique<Graph>(&space, rows, 4, 16, 3);
+    for (std::size_t i = 0; i < rows; ++i) graph->addPoint(data.row(i).data(), i);
+    REQUIRE(engine::reconnect(*graph, threads).relinked > 0);
+    std::vector<std::vector<hnswlib::tableint>> lists;
+    for (hnswlib::tableint node = 0; node < rows; ++node) {
+      auto* list = graph->get_linklist0(node);
+      auto* entries = reinterpret_cast<hnswlib::tableint*>(list + 1);
+      lists.emplace_back(entries, entries + graph->getListCount(list));
+    }
+    return lists;
+  };
+  CHECK(repaired(1) == repaired(3));
 }
 
 TEST_CASE("link_new_nodes gives each freshly inserted node an in-link") {
