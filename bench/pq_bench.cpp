@@ -82,16 +82,22 @@ struct Method {
   bool balanced;  // QueryAwarePqOptions::balance_sub_spaces
   bool score_weighted;
   bool anisotropic;
+  bool overlapping;  // QueryAwarePqOptions::overlapping
 };
-constexpr Method kMethods[] = {{"plain", false, false, false, false},
-                               {"plain + rotation", false, true, false, false},
-                               {"query-aware", true, false, false, false},
-                               {"+ rotation", true, true, false, false},
-                               {"+ retrieval weights", true, true, true, false},
-                               {"score-aware", true, true, true, true}};
+constexpr Method kMethods[] = {{"plain", false, false, false, false, false},
+                               {"plain + rotation", false, true, false, false, false},
+                               {"query-aware", true, false, false, false, false},
+                               {"+ rotation", true, true, false, false, false},
+                               {"+ retrieval weights", true, true, true, false, false},
+                               {"score-aware", true, true, true, true, false},
+                               {"plain + rotation + overlapping", false, true, false, false, true},
+                               {"score-aware + overlapping", true, true, true, true, true}};
 constexpr std::size_t kMethodCount = std::size(kMethods);
-// The row that isolates what the queries add: plain PQ with the same rotation.
+// Rows compared with the plain row of the same quantizer family, which isolates what the
+// queries add: score-aware with plain + rotation, and the overlapping pair likewise.
 constexpr std::size_t kRotatedPlainRow = 1;
+constexpr std::size_t kScoreAwareRow = 5;
+constexpr std::size_t kOverlappingPlainRow = 6;
 
 PqBenchRow measure(const Method& method, const Dataset& data, IntMatrixView truth, std::size_t sub_spaces,
                    const std::vector<std::size_t>& sample, const PqBenchOptions& options, std::ostream& log) {
@@ -101,6 +107,7 @@ PqBenchRow measure(const Method& method, const Dataset& data, IntMatrixView trut
   pq_options.weight_floor = options.weight_floor;
   pq_options.anisotropic = method.anisotropic;
   pq_options.balance_sub_spaces = method.balanced;
+  pq_options.overlapping = method.overlapping;
   pq_options.sub_spaces = sub_spaces;
   pq_options.bits = options.bits;
   pq_options.ridge = options.ridge;
@@ -212,8 +219,11 @@ void print_pq_table(std::ostream& out, const std::string& dataset, const PqBench
     }
     out << ", QPS ratio at R=" << plain.recall.front().candidates << " "
         << fixed(aware.recall.front().qps / plain.recall.front().qps, 2) << "\n";
-    if (i % kMethodCount == kMethodCount - 1) {
-      const PqBenchRow& rotated = rows[i - i % kMethodCount + kRotatedPlainRow];
+    const std::size_t family = i % kMethodCount == kScoreAwareRow       ? kRotatedPlainRow
+                               : i % kMethodCount == kMethodCount - 1 ? kOverlappingPlainRow
+                                                                      : i % kMethodCount;
+    if (family != i % kMethodCount) {
+      const PqBenchRow& rotated = rows[i - i % kMethodCount + family];
       out << "- " << aware.method << " / " << rotated.method << " M=" << plain.sub_spaces << ": top-" << options.top
           << " MSE ratio " << fixed(aware.top_mse / rotated.top_mse, 3) << ", all-keys MSE ratio "
           << fixed(aware.all_mse / rotated.all_mse, 3) << "\n";

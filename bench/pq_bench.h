@@ -41,8 +41,9 @@ struct PqRecallPoint {
 struct PqBenchRow {
   // "plain", "plain + rotation" (OPQ's eigenvalue allocation), "query-aware" (A²ATS),
   // "+ rotation" (that, balanced after whitening), "+ retrieval weights" (k-means weighted
-  // by how often sample queries retrieve each key) or "score-aware" (that, and anisotropic
-  // encoding; quiver's default)
+  // by how often sample queries retrieve each key), "score-aware" (that, and anisotropic
+  // encoding), then "plain + rotation + overlapping" and "score-aware + overlapping"
+  // (codebooks that also span the next sub-space; the latter is quiver's default)
   std::string method;
   std::size_t sub_spaces = 0;
   unsigned bits = 0;

@@ -24,23 +24,34 @@ using RowMajorF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 // Stored layout, all little-endian:
 //   offset 0   8 bytes  magic "QVQAPQCB"
-//          8   u32      format version (2; version 1 files hold only symmetric maps, A = W)
+//          8   u32      format version (3; version 1 files hold only symmetric maps, A = W;
+//                       version 2 files have no overlapping codebooks)
 //         12   u32      flags: bit 0 = query-aware (the two maps follow), bit 1 = anisotropic
 //                       encoding (η follows), bit 2 = plain PQ with a rotation (the two maps
-//                       follow, both R); other bits zero
+//                       follow, both R), bit 3 = overlapping codebooks; other bits zero
 //         16   u32      dimension D (1 ... 65536)
 //         20   u32      sub-spaces M (1 ... D, dividing D)
 //         24   u32      bits per sub-code (4 or 8)
 //         28   float32  anisotropic only: η (> 1, at most kMaxAnisotropy)
 //                       with maps: A[D x D], then B = A⁻ᵀ[D x D], row-major
-//                       codebooks[M x 2^bits x D/M]
+//                       codebooks[M x 2^bits x D/M], or [M x 2^bits x 2D/M] overlapping
 //        end   u64      FNV-1a 64 of every byte before it
 constexpr std::array<char, 8> kMagic = {'Q', 'V', 'Q', 'A', 'P', 'Q', 'C', 'B'};
-constexpr std::uint32_t kFormatVersion = 2;
+constexpr std::uint32_t kFormatVersion = 3;
 constexpr std::size_t kHeaderBytes = 28;
 constexpr std::uint32_t kQueryAwareFlag = 1;
 constexpr std::uint32_t kAnisotropicFlag = 2;
 constexpr std::uint32_t kRotationOnlyFlag = 4;
+constexpr std::uint32_t kOverlappingFlag = 8;
+// Predecessors a Viterbi step tries for each code: the previous step's best states. On
+// attention keys 16 of 256 gave the same error as all 256.
+constexpr std::size_t kViterbiBeam = 16;
+// Training rows the overlapping codebooks' alternations run on (a strided subset).
+constexpr std::size_t kOverlappingTrainRows = 32768;
+// Each least-squares update moves the codebooks this far past its solution (successive
+// over-relaxation): the alternation creeps, and on attention keys 20 rounds at 1.6 reached
+// what 40 plain ones did; 1.8 was no better.
+constexpr double kOverRelaxation = 1.5;
 // η beyond this would let the parallel error alone decide every code.
 constexpr double kMaxAnisotropy = 1000.0;
 // Keys per anisotropic-assignment block: M products of 256 x 2^bits floats stay in cache.
@@ -369,6 +380,18 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
   }
   pq.codebooks_ =
       train_codebooks(sample.data(), chosen.size(), pq.dim_, pq.sub_spaces_, pq.centroids(), training.weights, options);
+  if (options.overlapping && pq.sub_spaces_ > 1) {
+    const std::size_t stride = std::max<std::size_t>(1, chosen.size() / kOverlappingTrainRows);
+    std::vector<float> subset;
+    std::vector<float> subset_weights;
+    for (std::size_t i = 0; i < chosen.size(); i += stride) {
+      subset.insert(subset.end(), sample.begin() + static_cast<std::ptrdiff_t>(i * pq.dim_),
+                    sample.begin() + static_cast<std::ptrdiff_t>((i + 1) * pq.dim_));
+      if (!training.weights.empty()) subset_weights.push_back(training.weights[i]);
+    }
+    pq.train_overlapping(subset.data(), subset.size() / pq.dim_, subset_weights, options.overlapping_rounds,
+                         options.threads);
+  }
   if (pq.anisotropy_ > 1.0f) pq.refine_anisotropic(sample.data(), chosen.size(), training.weights, options.threads);
   return pq;
 }
@@ -376,15 +399,17 @@ QueryAwarePq QueryAwarePq::train(MatrixView data, MatrixView sample_queries, con
 void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std::span<const float> weights,
                                       std::size_t threads) {
   // ScaNN's alternation for the anisotropic loss: assign codes for it, then move each
-  // sub-space's centroids to its minimiser with the other sub-spaces fixed. For centroid c
-  // of sub-space m and the keys x coded to it (u = x/|x|, r = <u, x> minus the other
-  // sub-spaces' <u_m', c_m'>), Σ w (|x_m - c|² + (η - 1)(r - <u_m, c>)²) is least at
-  // [Σ w (I + (η - 1) u_m u_mᵀ)] c = Σ w (x_m + (η - 1) r u_m): a sub_dim-sized system.
+  // codebook's centroids to its minimiser with the other codebooks fixed. For centroid c
+  // of codebook m, its span of coordinates, and the keys x coded to it (u = x/|x|,
+  // t = x minus the other codebooks' reconstruction on the span, r = <u, x> minus the
+  // other codebooks' <u, ĉ>), Σ w (|t - c|² + (η - 1)(r - <u_span, c>)²) is least at
+  // [Σ w (I + (η - 1) u_span u_spanᵀ)] c = Σ w (t + (η - 1) r u_span): a span-sized system.
   const std::size_t k = centroids();
   const std::size_t sub = sub_dim();
-  const auto sd = static_cast<Eigen::Index>(sub);
+  const std::size_t entry = entry_dim();
   const double extra = static_cast<double>(anisotropy_) - 1.0;
   std::vector<std::uint8_t> labels(rows * sub_spaces_);
+  std::vector<float> reconstruction(rows * dim_);
   std::vector<double> parallel(rows);
   std::vector<double> inverse_norm(rows);
   for (std::size_t i = 0; i < rows; ++i) {
@@ -394,17 +419,18 @@ void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std
   }
   for (std::size_t round = 0; round < kAnisotropicTrainingRounds; ++round) {
     assign_codes(sample, rows, labels.data(), threads);
-    // p = <u, x - ĉ> per key, kept current as the sub-spaces' centroids move.
+    // p = <u, x - x̂> per key, kept current as the codebooks' centroids move.
     for (std::size_t i = 0; i < rows; ++i) {
+      float* x_hat = reconstruction.data() + i * dim_;
+      reconstruct(labels.data() + i * sub_spaces_, x_hat);
+      const float* x = sample + i * dim_;
       double p = 0;
-      for (std::size_t m = 0; m < sub_spaces_; ++m) {
-        const float* x = sample + i * dim_ + m * sub;
-        const float* c = codebooks_.data() + (m * k + labels[i * sub_spaces_ + m]) * sub;
-        for (std::size_t j = 0; j < sub; ++j) p += double{x[j]} * (x[j] - c[j]);
-      }
+      for (std::size_t j = 0; j < dim_; ++j) p += double{x[j]} * (x[j] - x_hat[j]);
       parallel[i] = p * inverse_norm[i];
     }
     for (std::size_t m = 0; m < sub_spaces_; ++m) {
+      const std::size_t span = span_dim(m);
+      const auto sd = static_cast<Eigen::Index>(span);
       std::vector<Eigen::MatrixXd> lhs(k, Eigen::MatrixXd::Zero(sd, sd));
       std::vector<Eigen::VectorXd> rhs(k, Eigen::VectorXd::Zero(sd));
       std::vector<double> mass(k, 0.0);
@@ -412,35 +438,145 @@ void QueryAwarePq::refine_anisotropic(const float* sample, std::size_t rows, std
         const double w = weights.empty() ? 1.0 : double{weights[i]};
         if (w == 0) continue;
         const std::size_t c = labels[i * sub_spaces_ + m];
-        const Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXf>(sample + i * dim_ + m * sub, sd).cast<double>();
+        const std::size_t offset = i * dim_ + m * sub;
+        const Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXf>(sample + offset, sd).cast<double>();
         const Eigen::VectorXd centroid =
-            Eigen::Map<const Eigen::VectorXf>(codebooks_.data() + (m * k + c) * sub, sd).cast<double>();
+            Eigen::Map<const Eigen::VectorXf>(codebooks_.data() + (m * k + c) * entry, sd).cast<double>();
+        const Eigen::VectorXd others =
+            Eigen::Map<const Eigen::VectorXf>(reconstruction.data() + offset, sd).cast<double>() - centroid;
         const Eigen::VectorXd u = x * inverse_norm[i];
         const double rest = parallel[i] + u.dot(centroid);
         lhs[c] += w * extra * u * u.transpose();
         lhs[c].diagonal().array() += w;
-        rhs[c] += w * (x + extra * rest * u);
+        rhs[c] += w * (x - others + extra * rest * u);
         mass[c] += w;
       }
-      const std::vector<float> before(codebooks_.begin() + static_cast<std::ptrdiff_t>(m * k * sub),
-                                      codebooks_.begin() + static_cast<std::ptrdiff_t>((m + 1) * k * sub));
+      const std::vector<float> before(codebooks_.begin() + static_cast<std::ptrdiff_t>(m * k * entry),
+                                      codebooks_.begin() + static_cast<std::ptrdiff_t>((m + 1) * k * entry));
       for (std::size_t c = 0; c < k; ++c) {
         if (mass[c] <= 0) continue;  // no key coded here: the centroid stays
         const Eigen::VectorXd solved = lhs[c].ldlt().solve(rhs[c]);
         if (!solved.allFinite()) continue;
-        Eigen::Map<Eigen::VectorXf>(codebooks_.data() + (m * k + c) * sub, sd) = solved.cast<float>();
+        Eigen::Map<Eigen::VectorXf>(codebooks_.data() + (m * k + c) * entry, sd) = solved.cast<float>();
       }
-      // p with m's new centroid in place of the old: p + <u_m, old - new>.
+      // p and x̂ with m's new centroid in place of the old: p + <u_span, old - new>.
       for (std::size_t i = 0; i < rows; ++i) {
         const std::size_t c = labels[i * sub_spaces_ + m];
         const float* x = sample + i * dim_ + m * sub;
-        const float* old_centroid = before.data() + c * sub;
-        const float* new_centroid = codebooks_.data() + (m * k + c) * sub;
+        float* x_hat = reconstruction.data() + i * dim_ + m * sub;
+        const float* old_centroid = before.data() + c * entry;
+        const float* new_centroid = codebooks_.data() + (m * k + c) * entry;
         double shift = 0;
-        for (std::size_t j = 0; j < sub; ++j) shift += double{x[j]} * (old_centroid[j] - new_centroid[j]);
+        for (std::size_t j = 0; j < span; ++j) {
+          shift += double{x[j]} * (old_centroid[j] - new_centroid[j]);
+          x_hat[j] += new_centroid[j] - old_centroid[j];
+        }
         parallel[i] += shift * inverse_norm[i];
       }
     }
+  }
+}
+
+void QueryAwarePq::train_overlapping(const float* sample, std::size_t rows, std::span<const float> weights,
+                                     std::size_t rounds, std::size_t threads) {
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  std::vector<float> books(sub_spaces_ * k * 2 * sub, 0.0f);
+  for (std::size_t entry = 0; entry < sub_spaces_ * k; ++entry) {
+    std::copy_n(codebooks_.begin() + static_cast<std::ptrdiff_t>(entry * sub), sub,
+                books.begin() + static_cast<std::ptrdiff_t>(entry * 2 * sub));
+  }
+  codebooks_ = std::move(books);
+  overlapping_ = true;
+  const std::size_t entry = entry_dim();
+  const auto kk = static_cast<Eigen::Index>(k);
+  const auto sd = static_cast<Eigen::Index>(sub);
+  std::vector<std::uint8_t> labels(rows * sub_spaces_);
+  for (std::size_t round = 0; round < rounds; ++round) {
+    assign_chain(sample, rows, labels.data(), threads);
+    // Sub-space m is reconstructed as L[a] + U[b]: L the first halves of codebook m, U the
+    // second halves of codebook m - 1, a and b the key's codes there. The weighted least
+    // squares of the two, with N[a][b] the weight coded (a, b), solve
+    // [diag(n_L) N; Nᵀ diag(n_U)] [L; U] = [s_L; s_U]. A small ridge towards the current
+    // values fixes the shift L + v, U - v that leaves every sum unchanged, and keeps
+    // unused centroids where they are. Eliminating L leaves a k x k system in U. The step
+    // is then over-relaxed (kOverRelaxation).
+    const std::size_t workers =
+        std::min(leanvec_training::resolve_threads(threads), std::max<std::size_t>(1, sub_spaces_));
+    leanvec_training::run_workers(workers, [&](std::size_t w) {
+      for (std::size_t m = w; m < sub_spaces_; m += workers) {
+        Eigen::VectorXd mass_lower = Eigen::VectorXd::Zero(kk);
+        Eigen::VectorXd mass_upper = Eigen::VectorXd::Zero(kk);
+        Eigen::MatrixXd pairs = Eigen::MatrixXd::Zero(kk, kk);
+        Eigen::MatrixXd sums_lower = Eigen::MatrixXd::Zero(kk, sd);
+        Eigen::MatrixXd sums_upper = Eigen::MatrixXd::Zero(kk, sd);
+        for (std::size_t i = 0; i < rows; ++i) {
+          const double weight = weights.empty() ? 1.0 : double{weights[i]};
+          const auto a = static_cast<Eigen::Index>(labels[i * sub_spaces_ + m]);
+          const Eigen::VectorXd x = Eigen::Map<const Eigen::VectorXf>(sample + i * dim_ + m * sub, sd).cast<double>();
+          mass_lower[a] += weight;
+          sums_lower.row(a) += weight * x.transpose();
+          if (m == 0) continue;
+          const auto b = static_cast<Eigen::Index>(labels[i * sub_spaces_ + m - 1]);
+          mass_upper[b] += weight;
+          pairs(a, b) += weight;
+          sums_upper.row(b) += weight * x.transpose();
+        }
+        Eigen::MatrixXd lower(kk, sd);
+        Eigen::MatrixXd upper = Eigen::MatrixXd::Zero(kk, sd);
+        for (Eigen::Index c = 0; c < kk; ++c) {
+          lower.row(c) = Eigen::Map<const Eigen::VectorXf>(codebooks_.data() + (m * k + c) * entry, sd)
+                             .cast<double>()
+                             .transpose();
+          if (m > 0) {
+            upper.row(c) = Eigen::Map<const Eigen::VectorXf>(codebooks_.data() + ((m - 1) * k + c) * entry + sub, sd)
+                               .cast<double>()
+                               .transpose();
+          }
+        }
+        const double total = mass_lower.sum();
+        if (total <= 0) continue;
+        const double ridge = 1e-3 * total / static_cast<double>(k);
+        const Eigen::VectorXd lower_diagonal = mass_lower.array() + ridge;
+        const Eigen::MatrixXd lower_rhs = sums_lower + ridge * lower;
+        Eigen::MatrixXd solved_lower;
+        Eigen::MatrixXd solved_upper = upper;
+        if (m == 0) {
+          solved_lower = lower_diagonal.cwiseInverse().asDiagonal() * lower_rhs;
+        } else {
+          const Eigen::MatrixXd scaled = lower_diagonal.cwiseInverse().asDiagonal() * pairs;  // diag(L)⁻¹ N
+          Eigen::MatrixXd schur = -pairs.transpose() * scaled;
+          schur.diagonal() += mass_upper + Eigen::VectorXd::Constant(kk, ridge);
+          const Eigen::MatrixXd upper_rhs =
+              sums_upper + ridge * upper - scaled.transpose() * lower_rhs;  // Nᵀ diag(L)⁻¹ s_L
+          solved_upper = schur.ldlt().solve(upper_rhs);
+          solved_lower = lower_diagonal.cwiseInverse().asDiagonal() * (lower_rhs - pairs * solved_upper);
+        }
+        if (!solved_lower.allFinite() || !solved_upper.allFinite()) continue;
+        solved_lower = lower + kOverRelaxation * (solved_lower - lower);
+        solved_upper = upper + kOverRelaxation * (solved_upper - upper);
+        for (Eigen::Index c = 0; c < kk; ++c) {
+          Eigen::Map<Eigen::VectorXf>(codebooks_.data() + (m * k + c) * entry, sd) =
+              solved_lower.row(c).transpose().cast<float>();
+          if (m > 0) {
+            Eigen::Map<Eigen::VectorXf>(codebooks_.data() + ((m - 1) * k + c) * entry + sub, sd) =
+                solved_upper.row(c).transpose().cast<float>();
+          }
+        }
+      }
+    });
+  }
+}
+
+void QueryAwarePq::reconstruct(const std::uint8_t* labels, float* out) const {
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  const std::size_t entry = entry_dim();
+  std::fill(out, out + dim_, 0.0f);
+  for (std::size_t m = 0; m < sub_spaces_; ++m) {
+    const float* c = codebooks_.data() + (m * k + labels[m]) * entry;
+    const std::size_t span = span_dim(m);
+    for (std::size_t j = 0; j < span; ++j) out[m * sub + j] += c[j];
   }
 }
 
@@ -562,8 +698,175 @@ void QueryAwarePq::assign_anisotropic(const float* rows, std::size_t count, std:
   });
 }
 
+void QueryAwarePq::assign_chain(const float* rows, std::size_t count, std::uint8_t* labels,
+                                std::size_t threads) const {
+  // Sub-space m's error depends on the codes of m - 1 and m only, so the best chain is a
+  // shortest path: cost_m[c] = min over b of cost_{m-1}[b] + |x_m - U[b] - L[c]|², L the
+  // first halves of codebook m, U the second halves of codebook m - 1. Each step tries the
+  // kViterbiBeam best b, with |x_m - U[b] - L[c]|² = |a|² - 2<a, L[c]> + |L[c]|², a = x_m - U[b].
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  const std::size_t entry = entry_dim();
+  const std::size_t beam = std::min(kViterbiBeam, k);
+  // First halves transposed (sub-space, coordinate, code), so the inner loop runs over codes.
+  std::vector<float> lower(sub_spaces_ * sub * k);
+  std::vector<float> lower_norms(sub_spaces_ * k, 0.0f);
+  for (std::size_t m = 0; m < sub_spaces_; ++m) {
+    for (std::size_t c = 0; c < k; ++c) {
+      for (std::size_t j = 0; j < sub; ++j) {
+        const float v = codebooks_[(m * k + c) * entry + j];
+        lower[(m * sub + j) * k + c] = v;
+        lower_norms[m * k + c] += v * v;
+      }
+    }
+  }
+  const std::size_t workers = std::min(leanvec_training::resolve_threads(threads), std::max<std::size_t>(1, count));
+  leanvec_training::run_workers(workers, [&](std::size_t w) {
+    std::vector<float> cost(k);
+    std::vector<float> best(k);
+    std::vector<float> candidate(k);
+    std::vector<std::uint32_t> from(k);
+    std::vector<std::uint32_t> order(beam);
+    std::vector<float> beam_cost(beam);
+    std::vector<float> shifted(sub);
+    std::vector<std::uint8_t> back(sub_spaces_ * k);
+    for (std::size_t i = w; i < count; i += workers) {
+      const float* x = rows + i * dim_;
+      for (std::size_t c = 0; c < k; ++c) {
+        float d = 0;
+        for (std::size_t j = 0; j < sub; ++j) {
+          const float e = x[j] - lower[j * k + c];
+          d += e * e;
+        }
+        cost[c] = d;
+      }
+      for (std::size_t m = 1; m < sub_spaces_; ++m) {
+        const float* x_m = x + m * sub;
+        const float* lower_m = lower.data() + m * sub * k;
+        const float* norms_m = lower_norms.data() + m * k;
+        // The beam: the `beam` cheapest states so far, kept sorted by insertion. Once it is
+        // full most states fail the first comparison, which nth_element's partitioning
+        // (unpredictable branches on every element) does not allow.
+        std::size_t kept = 0;
+        for (std::size_t c = 0; c < k; ++c) {
+          const float v = cost[c];
+          if (kept == beam && !(v < beam_cost[beam - 1])) continue;
+          std::size_t at = kept < beam ? kept++ : beam - 1;
+          for (; at > 0 && v < beam_cost[at - 1]; --at) {
+            beam_cost[at] = beam_cost[at - 1];
+            order[at] = order[at - 1];
+          }
+          beam_cost[at] = v;
+          order[at] = static_cast<std::uint32_t>(c);
+        }
+        std::fill(best.begin(), best.end(), std::numeric_limits<float>::infinity());
+        for (std::size_t t = 0; t < beam; ++t) {
+          const std::uint32_t previous = order[t];
+          const float* upper = codebooks_.data() + ((m - 1) * k + previous) * entry + sub;
+          float base = cost[previous];
+          for (std::size_t j = 0; j < sub; ++j) {
+            shifted[j] = x_m[j] - upper[j];
+            base += shifted[j] * shifted[j];
+          }
+          // Unaliased and branch-free, so that these loops vectorise.
+          float* __restrict scores = candidate.data();
+          float* __restrict lowest = best.data();
+          std::uint32_t* __restrict winner = from.data();
+          for (std::size_t c = 0; c < k; ++c) scores[c] = base + norms_m[c];
+          for (std::size_t j = 0; j < sub; ++j) {
+            const float twice = 2.0f * shifted[j];
+            const float* __restrict column = lower_m + j * k;
+            for (std::size_t c = 0; c < k; ++c) scores[c] -= twice * column[c];
+          }
+          for (std::size_t c = 0; c < k; ++c) {
+            const std::uint32_t better = 0u - static_cast<std::uint32_t>(scores[c] < lowest[c]);  // all ones or none
+            lowest[c] = std::min(scores[c], lowest[c]);
+            winner[c] = (previous & better) | (winner[c] & ~better);
+          }
+        }
+        for (std::size_t c = 0; c < k; ++c) back[m * k + c] = static_cast<std::uint8_t>(from[c]);
+        std::swap(cost, best);
+      }
+      auto code = static_cast<std::size_t>(std::min_element(cost.begin(), cost.end()) - cost.begin());
+      std::uint8_t* codes = labels + i * sub_spaces_;
+      for (std::size_t m = sub_spaces_; m-- > 0;) {
+        codes[m] = static_cast<std::uint8_t>(code);
+        if (m > 0) code = back[m * k + code];
+      }
+    }
+  });
+}
+
+void QueryAwarePq::assign_chain_anisotropic(const float* rows, std::size_t count, std::uint8_t* labels,
+                                            std::size_t threads) const {
+  // As assign_anisotropic, but a code now moves two sub-spaces of the reconstruction, so
+  // each key keeps its residual r = x - x̂ and p = <u, r>; the loss of code c of codebook
+  // m is the span's |r + ĉ_old - c|² plus (η - 1)(p + <u_span, ĉ_old - c>)².
+  const std::size_t k = centroids();
+  const std::size_t sub = sub_dim();
+  const std::size_t entry = entry_dim();
+  const double extra = static_cast<double>(anisotropy_) - 1.0;
+  const std::size_t workers = std::min(leanvec_training::resolve_threads(threads), std::max<std::size_t>(1, count));
+  leanvec_training::run_workers(workers, [&](std::size_t w) {
+    std::vector<float> residual(dim_);
+    for (std::size_t i = w; i < count; i += workers) {
+      const float* x = rows + i * dim_;
+      std::uint8_t* codes = labels + i * sub_spaces_;
+      double norm2 = 0;
+      for (std::size_t j = 0; j < dim_; ++j) norm2 += double{x[j]} * x[j];
+      if (norm2 <= 0) continue;  // keeps the chain's codes: no direction to favour
+      const double inverse_norm = 1.0 / std::sqrt(norm2);
+      reconstruct(codes, residual.data());
+      double parallel = 0;
+      for (std::size_t j = 0; j < dim_; ++j) {
+        residual[j] = x[j] - residual[j];
+        parallel += double{x[j]} * residual[j];
+      }
+      parallel *= inverse_norm;
+      for (std::size_t sweep = 0; sweep < kAnisotropicSweeps; ++sweep) {
+        bool changed = false;
+        for (std::size_t m = 0; m < sub_spaces_; ++m) {
+          const std::size_t span = span_dim(m);
+          const float* r = residual.data() + m * sub;
+          const float* u = x + m * sub;
+          const float* current = codebooks_.data() + (m * k + codes[m]) * entry;
+          std::size_t best = codes[m];
+          double best_loss = std::numeric_limits<double>::infinity();
+          double best_along = 0;
+          for (std::size_t c = 0; c < k; ++c) {
+            const float* centroid = codebooks_.data() + (m * k + c) * entry;
+            double squared = 0;
+            double along = 0;
+            for (std::size_t j = 0; j < span; ++j) {
+              const double moved = double{current[j]} - centroid[j];
+              const double e = r[j] + moved;
+              squared += e * e;
+              along += u[j] * moved;
+            }
+            const double p = parallel + along * inverse_norm;
+            const double loss = squared + extra * p * p;
+            if (loss < best_loss) best_loss = loss, best = c, best_along = along;
+          }
+          if (best == codes[m]) continue;
+          const float* chosen = codebooks_.data() + (m * k + best) * entry;
+          for (std::size_t j = 0; j < span; ++j) residual[m * sub + j] += current[j] - chosen[j];
+          parallel += best_along * inverse_norm;
+          codes[m] = static_cast<std::uint8_t>(best);
+          changed = true;
+        }
+        if (!changed) break;
+      }
+    }
+  });
+}
+
 void QueryAwarePq::assign_codes(const float* rows, std::size_t count, std::uint8_t* labels,
                                 std::size_t threads) const {
+  if (overlapping_) {
+    assign_chain(rows, count, labels, threads);
+    if (anisotropy_ > 1.0f) assign_chain_anisotropic(rows, count, labels, threads);
+    return;
+  }
   const std::size_t k = centroids();
   const std::size_t sub = sub_dim();
   for (std::size_t m = 0; m < sub_spaces_; ++m) {
@@ -596,14 +899,29 @@ PqCodes QueryAwarePq::encode(MatrixView data, std::size_t threads) const {
 float QueryAwarePq::code_distance(const std::uint8_t* a, const std::uint8_t* b) const {
   const std::size_t k = centroids();
   const std::size_t sub = sub_dim();
+  const std::size_t entry = entry_dim();
+  auto code = [&](const std::uint8_t* codes, std::size_t m) -> std::size_t {
+    return bits_ == 8 ? codes[m] : packed_nibble(codes, m);
+  };
   float sum = 0.0f;
   for (std::size_t m = 0; m < sub_spaces_; ++m) {
-    unsigned code_a = bits_ == 8 ? a[m] : packed_nibble(a, m);
-    unsigned code_b = bits_ == 8 ? b[m] : packed_nibble(b, m);
-    if (code_a == code_b) continue;
-    const float* x = codebooks_.data() + (m * k + code_a) * sub;
-    const float* y = codebooks_.data() + (m * k + code_b) * sub;
-    for (std::size_t j = 0; j < sub; ++j) sum += (x[j] - y[j]) * (x[j] - y[j]);
+    const std::size_t code_a = code(a, m);
+    const std::size_t code_b = code(b, m);
+    // Sub-space m: codebook m's first half, plus codebook m - 1's second half if overlapping.
+    const bool second = overlapping_ && m > 0;
+    const std::size_t previous_a = second ? code(a, m - 1) : 0;
+    const std::size_t previous_b = second ? code(b, m - 1) : 0;
+    if (code_a == code_b && previous_a == previous_b) continue;
+    const float* x = codebooks_.data() + (m * k + code_a) * entry;
+    const float* y = codebooks_.data() + (m * k + code_b) * entry;
+    for (std::size_t j = 0; j < sub; ++j) {
+      float difference = x[j] - y[j];
+      if (second) {
+        difference += codebooks_[((m - 1) * k + previous_a) * entry + sub + j] -
+                      codebooks_[((m - 1) * k + previous_b) * entry + sub + j];
+      }
+      sum += difference * difference;
+    }
   }
   return sum;
 }
@@ -614,13 +932,10 @@ void QueryAwarePq::decode(const PqCodes& codes, std::size_t i, std::span<float> 
                           std::to_string(codes.size()) + " into " + std::to_string(out.size()) +
                           " values; expected an index in range, dim() values and codes of this quantizer");
   }
-  const std::size_t k = centroids();
-  const std::size_t sub = sub_dim();
+  std::vector<std::uint8_t> labels(sub_spaces_);
+  for (std::size_t m = 0; m < sub_spaces_; ++m) labels[m] = static_cast<std::uint8_t>(codes.get(i, m));
   std::vector<float> whitened(dim_);
-  for (std::size_t m = 0; m < sub_spaces_; ++m) {
-    const float* c = codebooks_.data() + (m * k + codes.get(i, m)) * sub;
-    std::copy(c, c + sub, whitened.begin() + static_cast<std::ptrdiff_t>(m * sub));
-  }
+  reconstruct(labels.data(), whitened.data());
   if (!mapped()) {
     std::copy(whitened.begin(), whitened.end(), out.begin());
     return;
@@ -646,10 +961,13 @@ void QueryAwarePq::lookup_table(std::span<const float> query, std::span<float> l
   }
   const auto k = static_cast<Eigen::Index>(centroids());
   const auto sub = static_cast<Eigen::Index>(sub_dim());
+  const auto entry = static_cast<Eigen::Index>(entry_dim());
   for (std::size_t m = 0; m < sub_spaces_; ++m) {
     const auto mi = static_cast<Eigen::Index>(m);
-    const Eigen::Map<const RowMajorF> book(codebooks_.data() + m * centroids() * sub_dim(), k, sub);
-    Eigen::Map<Eigen::VectorXf>(lut.data() + m * centroids(), k).noalias() = book * transformed.segment(mi * sub, sub);
+    const auto span = static_cast<Eigen::Index>(span_dim(m));
+    const Eigen::Map<const RowMajorF, 0, Eigen::OuterStride<>> book(codebooks_.data() + mi * k * entry, k, span,
+                                                                      Eigen::OuterStride<>(entry));
+    Eigen::Map<Eigen::VectorXf>(lut.data() + m * centroids(), k).noalias() = book * transformed.segment(mi * sub, span);
   }
 }
 
@@ -665,7 +983,7 @@ void QueryAwarePq::save(std::ostream& out) const {
   put_u32(bytes, kFormatVersion);
   const bool anisotropic = anisotropy_ > 1.0f;
   put_u32(bytes, (query_aware() ? kQueryAwareFlag : 0) | (anisotropic ? kAnisotropicFlag : 0) |
-                     (rotation_only_ ? kRotationOnlyFlag : 0));
+                     (rotation_only_ ? kRotationOnlyFlag : 0) | (overlapping_ ? kOverlappingFlag : 0));
   put_u32(bytes, static_cast<std::uint32_t>(dim_));
   put_u32(bytes, static_cast<std::uint32_t>(sub_spaces_));
   put_u32(bytes, bits_);
@@ -692,7 +1010,8 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   const std::size_t dim = get_u32(header, 16);
   const std::size_t sub_spaces = get_u32(header, 20);
   const std::uint32_t bits = get_u32(header, 24);
-  if ((flags & ~(kQueryAwareFlag | kAnisotropicFlag | kRotationOnlyFlag)) != 0 ||
+  if ((flags & ~(kQueryAwareFlag | kAnisotropicFlag | kRotationOnlyFlag | kOverlappingFlag)) != 0 ||
+      (version < 3 && (flags & kOverlappingFlag) != 0) ||
       ((flags & kQueryAwareFlag) != 0 && (flags & kRotationOnlyFlag) != 0)) {
     throw corrupt("invalid PQ codebook flags " + std::to_string(flags));
   }
@@ -709,7 +1028,9 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   if (bits != 4 && bits != 8) throw corrupt("PQ sub-codes of " + std::to_string(bits) + " bits; expected 4 or 8");
   const std::size_t eta_floats = (flags & kAnisotropicFlag) != 0 ? 1 : 0;
   const std::size_t map_floats = (flags & (kQueryAwareFlag | kRotationOnlyFlag)) != 0 ? dim * dim : 0;
-  const std::size_t book_floats = (std::size_t{1} << bits) * dim;
+  const bool overlapping = (flags & kOverlappingFlag) != 0;
+  if (overlapping && sub_spaces < 2) throw corrupt("overlapping PQ codebooks need at least two sub-spaces");
+  const std::size_t book_floats = (std::size_t{1} << bits) * dim * (overlapping ? 2 : 1);
   const std::string eta = read_exactly(in, 4 * eta_floats, source_name, "PQ codebook", "anisotropy");
   const std::string payload =
       read_exactly(in, 4 * (2 * map_floats + book_floats), source_name, "PQ codebook", "matrices");
@@ -723,6 +1044,7 @@ QueryAwarePq QueryAwarePq::load(std::istream& in, const std::string& source_name
   pq.sub_spaces_ = sub_spaces;
   pq.bits_ = bits;
   pq.rotation_only_ = (flags & kRotationOnlyFlag) != 0;
+  pq.overlapping_ = overlapping;
   pq.data_map_ = get_floats(payload, 0, map_floats);
   pq.query_map_ = get_floats(payload, 4 * map_floats, map_floats);
   pq.codebooks_ = get_floats(payload, 8 * map_floats, book_floats);

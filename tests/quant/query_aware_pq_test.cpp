@@ -432,7 +432,8 @@ TEST_CASE("the rotation is dropped where the contiguous split quantizes better")
 
 TEST_CASE("a version 1 codebook (symmetric map, no rotation) still loads and scores the same") {
   const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 17);
-  const QueryAwarePqOptions options = options_for(4, 8);  // unrotated, as version 1 wrote: A = W
+  QueryAwarePqOptions options = options_for(4, 8);  // unrotated, as version 1 wrote: A = W
+  options.overlapping = false;
   const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
   std::stringstream stream;
   pq.save(stream);
@@ -448,6 +449,103 @@ TEST_CASE("a version 1 codebook (symmetric map, no rotation) still loads and sco
   pq.lookup_table(set.eval_queries.row(1), a);
   loaded.lookup_table(set.eval_queries.row(1), b);
   CHECK(a == b);
+}
+
+TEST_CASE("overlapping codebooks: the chain encode finds the least-error codes and the table scores them exactly") {
+  // 6 dims in 3 sub-spaces of 16 codes: every one of the 16³ chains can be tried, and the
+  // Viterbi beam (16) covers all predecessors, so the encode must find the best.
+  const Matrix data = gaussian(2000, 6, 51);
+  const Matrix queries = gaussian(300, 6, 52);
+  QueryAwarePqOptions separate = options_for(3, 4);
+  separate.overlapping = false;
+  const QueryAwarePq pq = QueryAwarePq::train(data, MatrixView{}, options_for(3, 4));
+  const QueryAwarePq product = QueryAwarePq::train(data, MatrixView{}, separate);
+  REQUIRE(pq.overlapping());
+  REQUIRE_FALSE(product.overlapping());
+  std::vector<std::uint8_t> every_chain;
+  for (unsigned chain = 0; chain < 16 * 16 * 16; ++chain) {
+    for (unsigned m = 0; m < 3; ++m) every_chain.push_back(static_cast<std::uint8_t>((chain >> (4 * m)) & 15u));
+  }
+  const PqCodes all(every_chain, 3, 4);
+  std::vector<std::vector<float>> decoded_chains(all.size(), std::vector<float>(6));
+  for (std::size_t c = 0; c < all.size(); ++c) pq.decode(all, c, decoded_chains[c]);
+  auto squared_error = [](std::span<const float> a, std::span<const float> b) {
+    double sum = 0;
+    for (std::size_t j = 0; j < a.size(); ++j) sum += std::pow(double{a[j]} - b[j], 2);
+    return sum;
+  };
+  const PqCodes codes = pq.encode(data, 2);
+  const PqCodes product_codes = product.encode(data, 2);
+  std::vector<float> decoded(6);
+  double error = 0;
+  double product_error = 0;
+  for (std::size_t i = 0; i < data.rows; ++i) {
+    pq.decode(codes, i, decoded);
+    const double found = squared_error(data.row(i), decoded);
+    error += found;
+    if (i % 10 == 0) {
+      double best = std::numeric_limits<double>::infinity();
+      for (const auto& chain : decoded_chains) best = std::min(best, squared_error(data.row(i), chain));
+      REQUIRE(found <= best + 1e-5);
+    }
+    product.decode(product_codes, i, decoded);
+    product_error += squared_error(data.row(i), decoded);
+  }
+  MESSAGE("squared reconstruction error: product ", product_error / data.rows, ", overlapping ", error / data.rows);
+  CHECK(error < 0.95 * product_error);
+  // The table scores the decoded chain, and code_distance is the decoded vectors' distance.
+  std::vector<float> lut(pq.lookup_table_size());
+  pq.lookup_table(queries.row(0), lut);
+  std::vector<float> other(6);
+  for (std::size_t i = 0; i + 1 < data.rows; i += 37) {
+    pq.decode(codes, i, decoded);
+    CHECK(pq.estimate(lut, codes, i) == doctest::Approx(dot(queries.row(0), decoded)).epsilon(1e-4));
+    pq.decode(codes, i + 1, other);
+    std::uint8_t packed[2][2] = {};  // nibble-packed rows, as code_distance takes 4-bit codes
+    for (std::size_t r = 0; r < 2; ++r) {
+      for (std::size_t m = 0; m < 3; ++m) packed[r][m / 2] |= static_cast<std::uint8_t>(codes.get(i + r, m) << (4 * (m % 2)));
+    }
+    CHECK(pq.code_distance(packed[0], packed[1]) == doctest::Approx(squared_error(decoded, other)).epsilon(1e-4));
+  }
+}
+
+TEST_CASE("overlapping score-aware codebooks cut the top-score error of separate ones" * doctest::test_suite("quality")) {
+  const testing::OodSet set = testing::ood_synthetic(6000, 4000, 100, 64, 2024);
+  QueryAwarePqOptions separate = options_for(16, 8);
+  separate.overlapping = false;
+  const QueryAwarePq a = QueryAwarePq::train(set.keys, set.train_queries, separate);
+  const QueryAwarePq b = QueryAwarePq::train(set.keys, set.train_queries, options_for(16, 8));
+  const double error_a = top_score_error(a, a.encode(set.keys, 2), set.keys, set.eval_queries, 100);
+  const double error_b = top_score_error(b, b.encode(set.keys, 2), set.keys, set.eval_queries, 100);
+  MESSAGE("top-100 score MSE: separate ", error_a, ", overlapping ", error_b);
+  CHECK(error_b < 0.9 * error_a);
+}
+
+TEST_CASE("a version 2 codebook still loads; a version 2 header cannot claim overlapping codebooks") {
+  const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 19);
+  for (const bool overlapping : {false, true}) {
+    CAPTURE(overlapping);
+    QueryAwarePqOptions options = options_for(4, 8);
+    options.overlapping = overlapping;
+    const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
+    std::stringstream stream;
+    pq.save(stream);
+    std::string bytes = stream.str();
+    bytes[8] = 2;  // the version field
+    bytes.resize(bytes.size() - 8);
+    stored_bytes::put_u64(bytes, stored_bytes::fnv1a(bytes));
+    std::istringstream in(bytes);
+    if (overlapping) {
+      CHECK_THROWS_WITH_AS(QueryAwarePq::load(in, "v2.bin"), doctest::Contains("flags"), CorruptFile);
+      continue;
+    }
+    const QueryAwarePq loaded = QueryAwarePq::load(in, "v2.bin");
+    std::vector<float> a(pq.lookup_table_size());
+    std::vector<float> b(pq.lookup_table_size());
+    pq.lookup_table(set.eval_queries.row(1), a);
+    loaded.lookup_table(set.eval_queries.row(1), b);
+    CHECK(a == b);
+  }
 }
 
 TEST_CASE("flat search re-ranks exactly: all candidates give the exact top k, fewer give high recall") {
