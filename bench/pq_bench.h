@@ -43,7 +43,7 @@ struct PqBenchRow {
   // "+ rotation" (that, balanced after whitening), "+ retrieval weights" (k-means weighted
   // by how often sample queries retrieve each key), "score-aware" (that, and anisotropic
   // encoding), then "plain + rotation + overlapping" and "score-aware + overlapping"
-  // (codebooks that also span the next sub-space; the latter is quiver's default)
+  // (codebooks that also span the next sub-space)
   std::string method;
   std::size_t sub_spaces = 0;
   unsigned bits = 0;

@@ -4,9 +4,9 @@
 // vectors. quiver goes further and makes them score-aware: k-means weighted by how often
 // the sample queries retrieve each key, and ScaNN's anisotropic loss (Guo et al., ICML
 // 2020) for codes and codebooks, both learned from the sample queries' exact top lists.
-// By default each codebook also spans the next sub-space (overlapping codebooks, as in
+// Optionally each codebook also spans the next sub-space (overlapping codebooks, as in
 // tree quantization, Babenko & Lempitsky, CVPR 2015): same codes, same lookup tables,
-// lower error, codes found exactly by dynamic programming along the chain.
+// lower error, codes found by dynamic programming along the chain.
 // Keys are encoded once (encode -> PqCodes); each query builds a lookup table
 // (lookup_table) that pq_flat_search scans, then re-ranks the best candidates exactly.
 #pragma once
@@ -58,8 +58,9 @@ struct QueryAwarePqOptions {
   // alternating encodes and over-relaxed least-squares updates, starting from PQ's. The
   // lookup table keeps its shape: Σ_m lut[m][code_m] is still the score. On attention keys
   // at 64 sub-spaces of 8 bits the score-aware top-100 error falls by 15 %; encoding costs
-  // about 0.25 ms per key and thread instead of microseconds, and training takes minutes.
-  bool overlapping = true;
+  // about 0.25 ms per key and thread instead of microseconds, and training takes minutes,
+  // hence off by default.
+  bool overlapping = false;
   std::size_t overlapping_rounds = 12;  // encode / update alternations on at most 32,768 rows
   std::uint64_t seed = 11;
   std::size_t threads = 0;  // 0 = one per hardware thread

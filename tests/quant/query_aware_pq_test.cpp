@@ -44,8 +44,9 @@ Matrix gaussian(std::size_t rows, std::size_t dim, std::uint64_t seed) {
   return m;
 }
 
-// Without the balancing rotation, which trains the codebooks twice (slow under the
-// sanitizers); the tests that are about it, and the score identities, turn it on.
+// Without the balancing rotation, which trains the codebooks twice, and with separate
+// codebooks, whose training is seconds where overlapping ones take minutes under the
+// sanitizers; the tests that are about either turn it on.
 QueryAwarePqOptions options_for(std::size_t sub_spaces, unsigned bits, bool balanced = false) {
   QueryAwarePqOptions options;
   options.sub_spaces = sub_spaces;
@@ -53,6 +54,7 @@ QueryAwarePqOptions options_for(std::size_t sub_spaces, unsigned bits, bool bala
   options.iterations = 10;
   options.threads = 2;
   options.balance_sub_spaces = balanced;
+  options.overlapping = false;
   return options;
 }
 
@@ -432,8 +434,7 @@ TEST_CASE("the rotation is dropped where the contiguous split quantizes better")
 
 TEST_CASE("a version 1 codebook (symmetric map, no rotation) still loads and scores the same") {
   const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 17);
-  QueryAwarePqOptions options = options_for(4, 8);  // unrotated, as version 1 wrote: A = W
-  options.overlapping = false;
+  const QueryAwarePqOptions options = options_for(4, 8);  // unrotated, separate, as version 1 wrote
   const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
   std::stringstream stream;
   pq.save(stream);
@@ -456,10 +457,10 @@ TEST_CASE("overlapping codebooks: the chain encode finds the least-error codes a
   // Viterbi beam (16) covers all predecessors, so the encode must find the best.
   const Matrix data = gaussian(2000, 6, 51);
   const Matrix queries = gaussian(300, 6, 52);
-  QueryAwarePqOptions separate = options_for(3, 4);
-  separate.overlapping = false;
-  const QueryAwarePq pq = QueryAwarePq::train(data, MatrixView{}, options_for(3, 4));
-  const QueryAwarePq product = QueryAwarePq::train(data, MatrixView{}, separate);
+  QueryAwarePqOptions overlapping = options_for(3, 4);
+  overlapping.overlapping = true;
+  const QueryAwarePq pq = QueryAwarePq::train(data, MatrixView{}, overlapping);
+  const QueryAwarePq product = QueryAwarePq::train(data, MatrixView{}, options_for(3, 4));
   REQUIRE(pq.overlapping());
   REQUIRE_FALSE(product.overlapping());
   std::vector<std::uint8_t> every_chain;
@@ -511,10 +512,11 @@ TEST_CASE("overlapping codebooks: the chain encode finds the least-error codes a
 
 TEST_CASE("overlapping score-aware codebooks cut the top-score error of separate ones" * doctest::test_suite("quality")) {
   const testing::OodSet set = testing::ood_synthetic(6000, 4000, 100, 64, 2024);
-  QueryAwarePqOptions separate = options_for(16, 8);
-  separate.overlapping = false;
-  const QueryAwarePq a = QueryAwarePq::train(set.keys, set.train_queries, separate);
-  const QueryAwarePq b = QueryAwarePq::train(set.keys, set.train_queries, options_for(16, 8));
+  QueryAwarePqOptions overlapping = options_for(16, 8);
+  overlapping.overlapping = true;
+  const QueryAwarePq a = QueryAwarePq::train(set.keys, set.train_queries, options_for(16, 8));
+  const QueryAwarePq b = QueryAwarePq::train(set.keys, set.train_queries, overlapping);
+  REQUIRE(b.anisotropy() > 1.0f);  // so the chain's anisotropic codes and codebooks are exercised too
   const double error_a = top_score_error(a, a.encode(set.keys, 2), set.keys, set.eval_queries, 100);
   const double error_b = top_score_error(b, b.encode(set.keys, 2), set.keys, set.eval_queries, 100);
   MESSAGE("top-100 score MSE: separate ", error_a, ", overlapping ", error_b);
@@ -577,8 +579,10 @@ TEST_CASE("save and load round-trip; a damaged file is CorruptFile, a newer one 
   const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 13);
   for (const bool aware : {false, true}) {
     CAPTURE(aware);
+    QueryAwarePqOptions options = options_for(4, 4);
+    options.overlapping = aware;  // the query-aware round also carries overlapping codebooks
     const QueryAwarePq pq =
-        QueryAwarePq::train(set.keys, aware ? set.train_queries.view() : MatrixView{}, options_for(4, 4));
+        QueryAwarePq::train(set.keys, aware ? set.train_queries.view() : MatrixView{}, options);
     std::stringstream stream;
     pq.save(stream);
     const std::string bytes = stream.str();
@@ -588,6 +592,7 @@ TEST_CASE("save and load round-trip; a damaged file is CorruptFile, a newer one 
     CHECK(loaded.sub_spaces() == pq.sub_spaces());
     CHECK(loaded.bits() == pq.bits());
     CHECK(loaded.query_aware() == aware);
+    CHECK(loaded.overlapping() == aware);
     const PqCodes codes = pq.encode(set.keys, 1);
     const PqCodes reloaded_codes = loaded.encode(set.keys, 1);
     std::vector<float> a(pq.lookup_table_size());
