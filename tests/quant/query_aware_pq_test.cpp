@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -432,24 +433,34 @@ TEST_CASE("the rotation is dropped where the contiguous split quantizes better")
   CHECK(lut_a == lut_b);  // the same, unrotated codebooks
 }
 
+// The saved bytes of `pq`, relabelled as format `version`, with the checksum redone.
+std::string saved_as_version(const QueryAwarePq& pq, char version) {
+  std::stringstream stream;
+  pq.save(stream);
+  std::string bytes = stream.str();
+  bytes[8] = version;  // the version field
+  bytes.resize(bytes.size() - 8);
+  stored_bytes::put_u64(bytes, stored_bytes::fnv1a(bytes));
+  return bytes;
+}
+
+// Whether `a` and `b` give `query` the same lookup table.
+bool same_table(const QueryAwarePq& a, const QueryAwarePq& b, std::span<const float> query) {
+  std::vector<float> table_a(a.lookup_table_size());
+  std::vector<float> table_b(b.lookup_table_size());
+  a.lookup_table(query, table_a);
+  b.lookup_table(query, table_b);
+  return table_a == table_b;
+}
+
 TEST_CASE("a version 1 codebook (symmetric map, no rotation) still loads and scores the same") {
   const testing::OodSet set = testing::ood_synthetic(1000, 500, 3, 16, 17);
   const QueryAwarePqOptions options = options_for(4, 8);  // unrotated, separate, as version 1 wrote
   const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
-  std::stringstream stream;
-  pq.save(stream);
-  std::string bytes = stream.str();
-  bytes[8] = 1;  // the version field
-  bytes.resize(bytes.size() - 8);
-  stored_bytes::put_u64(bytes, stored_bytes::fnv1a(bytes));
-  std::istringstream in(bytes);
+  std::istringstream in(saved_as_version(pq, 1));
   const QueryAwarePq loaded = QueryAwarePq::load(in, "v1.bin");
   CHECK(loaded.query_aware());
-  std::vector<float> a(pq.lookup_table_size());
-  std::vector<float> b(pq.lookup_table_size());
-  pq.lookup_table(set.eval_queries.row(1), a);
-  loaded.lookup_table(set.eval_queries.row(1), b);
-  CHECK(a == b);
+  CHECK(same_table(pq, loaded, set.eval_queries.row(1)));
 }
 
 TEST_CASE("overlapping codebooks: the chain encode finds the least-error codes and the table scores them exactly") {
@@ -530,23 +541,12 @@ TEST_CASE("a version 2 codebook still loads; a version 2 header cannot claim ove
     QueryAwarePqOptions options = options_for(4, 8);
     options.overlapping = overlapping;
     const QueryAwarePq pq = QueryAwarePq::train(set.keys, set.train_queries, options);
-    std::stringstream stream;
-    pq.save(stream);
-    std::string bytes = stream.str();
-    bytes[8] = 2;  // the version field
-    bytes.resize(bytes.size() - 8);
-    stored_bytes::put_u64(bytes, stored_bytes::fnv1a(bytes));
-    std::istringstream in(bytes);
+    std::istringstream in(saved_as_version(pq, 2));
     if (overlapping) {
       CHECK_THROWS_WITH_AS(QueryAwarePq::load(in, "v2.bin"), doctest::Contains("flags"), CorruptFile);
       continue;
     }
-    const QueryAwarePq loaded = QueryAwarePq::load(in, "v2.bin");
-    std::vector<float> a(pq.lookup_table_size());
-    std::vector<float> b(pq.lookup_table_size());
-    pq.lookup_table(set.eval_queries.row(1), a);
-    loaded.lookup_table(set.eval_queries.row(1), b);
-    CHECK(a == b);
+    CHECK(same_table(pq, QueryAwarePq::load(in, "v2.bin"), set.eval_queries.row(1)));
   }
 }
 
