@@ -726,7 +726,7 @@ void QueryAwarePq::assign_chain(const float* rows, std::size_t count, std::uint8
     std::vector<float> best(k);
     std::vector<float> candidate(k);
     std::vector<std::uint32_t> from(k);
-    std::vector<std::uint32_t> order(beam);
+    std::vector<std::uint32_t> beam_state(beam);
     std::vector<float> beam_cost(beam);
     std::vector<float> shifted(sub);
     std::vector<std::uint8_t> back(sub_spaces_ * k);
@@ -754,14 +754,14 @@ void QueryAwarePq::assign_chain(const float* rows, std::size_t count, std::uint8
           std::size_t at = kept < beam ? kept++ : beam - 1;
           for (; at > 0 && v < beam_cost[at - 1]; --at) {
             beam_cost[at] = beam_cost[at - 1];
-            order[at] = order[at - 1];
+            beam_state[at] = beam_state[at - 1];
           }
           beam_cost[at] = v;
-          order[at] = static_cast<std::uint32_t>(c);
+          beam_state[at] = static_cast<std::uint32_t>(c);
         }
         std::fill(best.begin(), best.end(), std::numeric_limits<float>::infinity());
         for (std::size_t t = 0; t < beam; ++t) {
-          const std::uint32_t previous = order[t];
+          const std::uint32_t previous = beam_state[t];
           const float* upper = codebooks_.data() + ((m - 1) * k + previous) * entry + sub;
           float base = cost[previous];
           for (std::size_t j = 0; j < sub; ++j) {
