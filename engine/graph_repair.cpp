@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <queue>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,10 @@ constexpr std::size_t kFreeHostsTried = 4096;
 // linked. Fixed rather than per thread, so that the repaired graph does not depend on the
 // thread count.
 constexpr std::size_t kHostBatch = 1024;
+// A cut-off node hangs under a tree anchored at one of its this many nearest hosts, if any
+// anchors one, and under the nearest of that tree's first kTreeChoices open nodes.
+constexpr std::size_t kTreeAnchors = 8;
+constexpr std::size_t kTreeChoices = 4;
 
 float distance(const Graph& graph, Node a, Node b) {
   return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b), graph.dist_func_param_);
@@ -173,8 +179,10 @@ class Repair {
     return live;
   }
 
-  // Reached nodes near `node`, nearest first: its out-neighbours and theirs, and the
-  // result of a greedy search for it from the entry point. Reads the graph only.
+  // Reached nodes near `node`, nearest first: its out-neighbours and theirs, or, where
+  // none of those is reached, the result of a greedy search for it from the entry point.
+  // The search costs far more than the rest of the repair, and a cut-off node's own list
+  // was chosen by a search like it. Reads the graph only.
   std::vector<std::pair<float, Node>> hosts_for(Node node) const {
     std::vector<Node> near;
     auto [entries, count] = level0(graph_, node);
@@ -183,8 +191,10 @@ class Repair {
       auto [second, second_count] = level0(graph_, entries[i]);
       near.insert(near.end(), second, second + second_count);
     }
-    auto found = search(node);
-    near.insert(near.end(), found.begin(), found.end());
+    if (std::none_of(near.begin(), near.end(), [&](Node host) { return host != node && reached_[host]; })) {
+      auto found = search(node);
+      near.insert(near.end(), found.begin(), found.end());
+    }
     std::sort(near.begin(), near.end());
     near.erase(std::unique(near.begin(), near.end()), near.end());
     std::vector<std::pair<float, Node>> hosts;
@@ -244,17 +254,53 @@ class Repair {
     return nodes;
   }
 
-  // Links `node` from one of `hosts` (hosts_for's list): a host with a free slot first,
-  // nearest first, as replacing a link reroutes the walks through a host, and full lists
-  // are the well-travelled hubs'.
+  // Links `node` from one of `hosts` (hosts_for's list). Cut-off nodes hang off each
+  // other: where one of the nearest hosts anchors a tree of nodes linked in earlier, the
+  // node joins that tree. Otherwise a host with a free slot is tried first, nearest first,
+  // as replacing a link reroutes the walks through a host, and full lists are the
+  // well-travelled hubs'; the node then anchors a tree there. So a host the queries' walks
+  // use takes one new link, not one per cut-off node near it: where a few hub keys top
+  // every query and almost every key is cut off, their lists would fill with keys the
+  // queries never need.
   bool link_in(Node node, const std::vector<std::pair<float, Node>>& hosts) {
+    for (std::size_t i = 0; i < std::min(kTreeAnchors, hosts.size()); ++i) {
+      auto tree = trees_.find(hosts[i].second);
+      if (tree != trees_.end() && hang(node, tree->second)) return true;
+    }
+    auto anchor_at = [&](Node host) {
+      if (!link(host, node)) return false;
+      trees_[host].push_back(node);
+      return true;
+    };
     for (const auto& [unused, host] : hosts) {
-      if (level0(graph_, host).second < graph_.maxM0_ && link(host, node)) return true;
+      if (level0(graph_, host).second < graph_.maxM0_ && anchor_at(host)) return true;
     }
     for (const auto& [unused, host] : hosts) {
-      if (link(host, node)) return true;
+      if (anchor_at(host)) return true;
     }
     return false;
+  }
+
+  // Links `node` from the nearest of the first open nodes of `tree` (nodes linked in under
+  // one anchor, oldest first, so the tree fills level by level) and adds it to the tree.
+  // Nodes whose lists are full leave the tree.
+  bool hang(Node node, std::deque<Node>& tree) {
+    std::optional<std::pair<float, Node>> best;
+    for (std::size_t i = 0; i < tree.size() && i < kTreeChoices;) {
+      const Node open = tree[i];
+      if (level0(graph_, open).second >= graph_.maxM0_) {
+        tree.erase(tree.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      if (open != node && reached_[open] && !links_to(graph_, open, node)) {
+        const float d = distance(graph_, node, open);
+        if (!best || d < best->first) best = std::pair{d, open};
+      }
+      ++i;
+    }
+    if (!best || !link(best->second, node)) return false;
+    tree.push_back(node);
+    return true;
   }
 
   // Adds host -> node, dropping at most a neighbour with another in-link.
@@ -271,6 +317,7 @@ class Repair {
   const std::size_t elements_;
   std::vector<bool> reached_;
   std::vector<std::uint32_t> in_degree_;
+  std::unordered_map<Node, std::deque<Node>> trees_;  // anchor -> nodes hung under it that may take links
   mutable VisitedPool visited_;  // for the host searches, which run in parallel
 };
 

@@ -19,14 +19,18 @@ struct GraphRepair {
 };
 
 // Walks level 0 from the entry point (O(elements x M0)); each live node the walk
-// misses gets an in-link from the nearest reachable node that can take one (its own
-// out-neighbours and theirs, and what a greedy search for it finds): appended into a
-// free slot, or in place of the host's farthest neighbour among those with another
-// in-link. A replacement can cut off the node it drops, so the walk repeats, a few
-// rounds at most; a node still missed then gets an in-link from some reached node with a
-// free slot, the nearest of a bounded sample. Tombstoned nodes need not be reached. The
-// host searches run on `threads` threads (0 = one per hardware thread); the result does
-// not depend on how many. The caller holds the graph exclusively.
+// misses gets an in-link from a reachable node near it (its own out-neighbours and
+// theirs, or what a greedy search for it finds where none of those is reached). Cut-off
+// nodes hang off each other: the first near a host is linked from it, appended into a
+// free slot or in place of the host's farthest neighbour among those with another
+// in-link, and anchors a tree there; later ones whose nearest hosts anchor a tree join
+// it, level by level. So the hosts the searches walk through take few new links, however
+// many nodes were cut off near them. A replacement can cut off the node it drops, so the
+// walk repeats, a few rounds at most; a node still missed then gets an in-link from some
+// reached node with a free slot, the nearest of a bounded sample. Tombstoned nodes need
+// not be reached. The host searches run on `threads` threads (0 = one per hardware
+// thread); the result does not depend on how many. The caller holds the graph
+// exclusively.
 GraphRepair reconnect(Graph& graph, std::size_t threads);
 
 // The cheap check after a small insert, O(M0^2) per node: each live node of internal

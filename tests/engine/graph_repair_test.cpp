@@ -66,6 +66,47 @@ TEST_CASE("reconnect makes every live node of an hnswlib graph reachable at leve
   CHECK(engine::reconnect(graph, 2).unreachable == 0);
 }
 
+TEST_CASE("reconnect hangs cut-off nodes off each other, not off the hubs the walks use") {
+  // A learned attention graph where a few heavy-norm hub keys top every inner product:
+  // every other key lists the hubs, and nothing links to it. Linking each cut-off key
+  // from its nearest reached host would fill the hubs' lists, which every query's walk
+  // reads, with keys no query needs.
+  constexpr std::size_t hubs = 10;
+  constexpr std::size_t rows = 2000;
+  constexpr std::size_t small_dim = 8;
+  auto data = clustered_vectors(rows, small_dim, 13, 4);
+  for (std::size_t hub = 0; hub < hubs; ++hub) {
+    for (auto& x : data.row(hub)) x *= 10.0f;
+  }
+  hnswlib::InnerProductSpace space(small_dim);
+  Graph graph(&space, rows, 8, 16, 3);
+  for (std::size_t i = 0; i < rows; ++i) graph.addPoint(data.row(i).data(), i);
+  auto set_list = [&](hnswlib::tableint node, const std::vector<hnswlib::tableint>& neighbours) {
+    auto* list = graph.get_linklist0(node);
+    graph.setListCount(list, static_cast<unsigned short>(neighbours.size()));
+    std::copy(neighbours.begin(), neighbours.end(), reinterpret_cast<hnswlib::tableint*>(list + 1));
+  };
+  std::vector<hnswlib::tableint> all_hubs;
+  for (hnswlib::tableint hub = 0; hub < hubs; ++hub) all_hubs.push_back(hub);
+  for (hnswlib::tableint node = 0; node < rows; ++node) {
+    if (node < hubs) {
+      set_list(node, {static_cast<hnswlib::tableint>((node + 1) % hubs)});  // a ring: the hubs reach each other
+    } else {
+      set_list(node, all_hubs);
+    }
+  }
+  graph.maxlevel_ = 0;
+  graph.enterpoint_node_ = 0;
+  REQUIRE(unreachable(graph) == rows - hubs);
+
+  auto repair = engine::reconnect(graph, 2);
+  CHECK(repair.left == 0);
+  CHECK(unreachable(graph) == 0);
+  std::size_t links_added_to_hubs = 0;
+  for (hnswlib::tableint hub = 0; hub < hubs; ++hub) links_added_to_hubs += graph.getListCount(graph.get_linklist0(hub)) - 1;
+  CHECK(links_added_to_hubs <= hubs);  // each hub anchors at most one tree; their free slots could take 150
+}
+
 TEST_CASE("reconnect leaves the same graph whatever the number of threads") {
   // The host searches run in parallel but the links are made in a fixed order.
   constexpr std::size_t rows = 3000;
