@@ -76,7 +76,7 @@ bool links_to(const Graph& graph, Node from, Node to) {
 
 class Repair {
  public:
-  explicit Repair(Graph& graph) : graph_(graph), elements_(graph.cur_element_count) {}
+  Repair(Graph& graph, CutOffNodes cut_off) : graph_(graph), elements_(graph.cur_element_count), cut_off_(cut_off) {}
 
   // One round: walks from the entry point, then links in each live node left out. The
   // host searches of a batch run on `threads` threads against the graph as it stands; the
@@ -179,10 +179,10 @@ class Repair {
     return live;
   }
 
-  // Reached nodes near `node`, nearest first: its out-neighbours and theirs, or, where
-  // none of those is reached, the result of a greedy search for it from the entry point.
-  // The search costs far more than the rest of the repair, and a cut-off node's own list
-  // was chosen by a search like it. Reads the graph only.
+  // Reached nodes near `node`, nearest first: its out-neighbours and theirs, and the
+  // result of a greedy search for it from the entry point. A tree's anchor need not be
+  // the nearest host, so for trees the search, which costs far more than the rest of the
+  // repair, runs only where none of the others is reached. Reads the graph only.
   std::vector<std::pair<float, Node>> hosts_for(Node node) const {
     std::vector<Node> near;
     auto [entries, count] = level0(graph_, node);
@@ -191,7 +191,8 @@ class Repair {
       auto [second, second_count] = level0(graph_, entries[i]);
       near.insert(near.end(), second, second + second_count);
     }
-    if (std::none_of(near.begin(), near.end(), [&](Node host) { return host != node && reached_[host]; })) {
+    if (cut_off_ == CutOffNodes::linked_from_nearest_host ||
+        std::none_of(near.begin(), near.end(), [&](Node host) { return host != node && reached_[host]; })) {
       auto found = search(node);
       near.insert(near.end(), found.begin(), found.end());
     }
@@ -254,22 +255,20 @@ class Repair {
     return nodes;
   }
 
-  // Links `node` from one of `hosts` (hosts_for's list). Cut-off nodes hang off each
-  // other: where one of the nearest hosts anchors a tree of nodes linked in earlier, the
-  // node joins that tree. Otherwise a host with a free slot is tried first, nearest first,
-  // as replacing a link reroutes the walks through a host, and full lists are the
-  // well-travelled hubs'; the node then anchors a tree there. So a host the queries' walks
-  // use takes one new link, not one per cut-off node near it: where a few hub keys top
-  // every query and almost every key is cut off, their lists would fill with keys the
-  // queries never need.
+  // Links `node` from one of `hosts` (hosts_for's list), a host with a free slot first,
+  // nearest first, as replacing a link reroutes the walks through a host, and full lists
+  // are the well-travelled hubs'. With trees, where one of the nearest hosts anchors a
+  // tree, the node joins that tree instead; otherwise it anchors one at its host.
   bool link_in(Node node, const std::vector<std::pair<float, Node>>& hosts) {
-    for (std::size_t i = 0; i < std::min(kTreeAnchors, hosts.size()); ++i) {
-      auto tree = trees_.find(hosts[i].second);
-      if (tree != trees_.end() && hang(node, tree->second)) return true;
+    if (cut_off_ == CutOffNodes::hung_in_trees) {
+      for (std::size_t i = 0; i < std::min(kTreeAnchors, hosts.size()); ++i) {
+        auto tree = trees_.find(hosts[i].second);
+        if (tree != trees_.end() && hang(node, tree->second)) return true;
+      }
     }
     auto anchor_at = [&](Node host) {
       if (!link(host, node)) return false;
-      trees_[host].push_back(node);
+      if (cut_off_ == CutOffNodes::hung_in_trees) trees_[host].push_back(node);
       return true;
     };
     for (const auto& [unused, host] : hosts) {
@@ -315,6 +314,7 @@ class Repair {
 
   Graph& graph_;
   const std::size_t elements_;
+  const CutOffNodes cut_off_;
   std::vector<bool> reached_;
   std::vector<std::uint32_t> in_degree_;
   std::unordered_map<Node, std::deque<Node>> trees_;  // anchor -> nodes hung under it that may take links
@@ -355,10 +355,10 @@ std::size_t link_new_nodes(Graph& graph, hnswlib::tableint first, hnswlib::table
   return linked;
 }
 
-GraphRepair reconnect(Graph& graph, std::size_t threads) {
+GraphRepair reconnect(Graph& graph, std::size_t threads, CutOffNodes cut_off) {
   GraphRepair totals;
   if (graph.cur_element_count < 2) return totals;
-  Repair repair(graph);
+  Repair repair(graph, cut_off);
   for (int round = 0; round < max_rounds; ++round) {
     std::size_t missed = repair.round(totals, threads);
     if (round == 0) totals.unreachable = missed;

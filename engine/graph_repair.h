@@ -18,20 +18,31 @@ struct GraphRepair {
   std::size_t left = 0;         // live nodes still unreachable after the repair
 };
 
+// How reconnect() links in a node no walk reaches.
+enum class CutOffNodes {
+  // From the nearest reachable node that can take the link, found among its out-neighbours
+  // and theirs and by a greedy search for it: where searches should find the node.
+  linked_from_nearest_host,
+  // Off each other: the first near a host is linked from it and anchors a tree there;
+  // later ones whose nearest hosts anchor a tree join it, level by level, and the search
+  // runs only where none of a node's out-neighbours and theirs is reached. For a learned
+  // attention graph, whose sample queries never led to these nodes: where a few hub keys
+  // top every query and almost every key is cut off, linking each from its nearest host
+  // fills the hubs' lists, which every walk reads, with keys the queries do not need.
+  hung_in_trees,
+};
+
 // Walks level 0 from the entry point (O(elements x M0)); each live node the walk
-// misses gets an in-link from a reachable node near it (its own out-neighbours and
-// theirs, or what a greedy search for it finds where none of those is reached). Cut-off
-// nodes hang off each other: the first near a host is linked from it, appended into a
-// free slot or in place of the host's farthest neighbour among those with another
-// in-link, and anchors a tree there; later ones whose nearest hosts anchor a tree join
-// it, level by level. So the hosts the searches walk through take few new links, however
-// many nodes were cut off near them. A replacement can cut off the node it drops, so the
-// walk repeats, a few rounds at most; a node still missed then gets an in-link from some
-// reached node with a free slot, the nearest of a bounded sample. Tombstoned nodes need
-// not be reached. The host searches run on `threads` threads (0 = one per hardware
-// thread); the result does not depend on how many. The caller holds the graph
-// exclusively.
-GraphRepair reconnect(Graph& graph, std::size_t threads);
+// misses gets an in-link from a reachable node near it, as `cut_off` says: appended into
+// a free slot (hosts with one first, nearest first), or in place of the host's farthest
+// neighbour among those with another in-link. A replacement can cut off the node it
+// drops, so the walk repeats, a few rounds at most; a node still missed then gets an
+// in-link from some reached node with a free slot, the nearest of a bounded sample.
+// Tombstoned nodes need not be reached. The host searches run on `threads` threads
+// (0 = one per hardware thread); the result does not depend on how many. The caller
+// holds the graph exclusively.
+GraphRepair reconnect(Graph& graph, std::size_t threads,
+                      CutOffNodes cut_off = CutOffNodes::linked_from_nearest_host);
 
 // The cheap check after a small insert, O(M0^2) per node: each live node of internal
 // ids [first, last) that none of its out-neighbours links back to gets an in-link from

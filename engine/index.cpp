@@ -482,8 +482,9 @@ struct Index::Impl {
     inserted_since_learned = 0;
     // The learned lists need not reach every key from the entry point: where a few hub
     // keys top every query, the hubs' pruned lists were the only way in to most keys (on
-    // the seeded hub-dominated set, 14k of 20k keys were unreachable).
-    engine::reconnect(*graph, threads);
+    // the seeded hub-dominated set, 14k of 20k keys were unreachable). No sample query
+    // led to those keys, so they hang off each other, and the hubs' lists stay the queries'.
+    engine::reconnect(*graph, threads, engine::CutOffNodes::hung_in_trees);
     inserts_since_walk = 0;
     elements_at_last_check = graph->cur_element_count;
   }

@@ -99,7 +99,7 @@ TEST_CASE("reconnect hangs cut-off nodes off each other, not off the hubs the wa
   graph.enterpoint_node_ = 0;
   REQUIRE(unreachable(graph) == rows - hubs);
 
-  auto repair = engine::reconnect(graph, 2);
+  auto repair = engine::reconnect(graph, 2, engine::CutOffNodes::hung_in_trees);
   CHECK(repair.left == 0);
   CHECK(unreachable(graph) == 0);
   std::size_t links_added_to_hubs = 0;
