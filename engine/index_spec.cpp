@@ -91,6 +91,8 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
         }
         result.pq_bits = bits == "4" ? 4 : 8;
       }
+    } else if (token == "overlapping") {
+      result.pq_overlapping = true;
     } else if (token.starts_with("hnsw")) {
       result.graph = GraphKind::Hnsw;
       result.M = number_after(token, "hnsw", spec);
@@ -124,7 +126,7 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
     } else {
       bad_token(spec, token,
                 "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, "
-                "qavq<sub-spaces>[x4], leanvec<d>, "
+                "qavq<sub-spaces>[x4], overlapping, leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
   }
@@ -149,6 +151,7 @@ std::string IndexSpec::to_string() const {
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
   text += "," + quiver::to_string(primary);
   if (primary == Encoding::Qavq) text += std::to_string(pq_sub_spaces) + (pq_bits == 4 ? "x4" : "");
+  if (pq_overlapping) text += ",overlapping";
   if (rerank != Rerank::None || reduction != Reduction::None || primary == Encoding::Qavq) {
     text += ",rerank=" + quiver::to_string(rerank);
   }
@@ -171,6 +174,9 @@ void IndexSpec::validate() const {
   if (query_neighbours < 1 || query_neighbours > max_query_neighbours) {
     throw InvalidArgument("nq" + std::to_string(query_neighbours) + ": neighbours per sample query must be 1.." +
                           std::to_string(max_query_neighbours));
+  }
+  if (pq_overlapping && (primary != Encoding::Qavq || pq_sub_spaces < 2)) {
+    throw InvalidArgument("overlapping chains qavq codebooks: it needs qavq<sub-spaces> with at least 2 sub-spaces");
   }
   if (primary == Encoding::Qavq) {
     if (metric == Metric::L2) {

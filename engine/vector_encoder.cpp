@@ -46,7 +46,10 @@ Matrix training_rows(MatrixView data, std::size_t limit, bool normalise) {
 // without the parts the constructor refuses to leave untrained.
 IndexSpec untrained_spec(IndexSpec spec) {
   spec.reduction = Reduction::None;
-  if (spec.primary == Encoding::Qavq) spec.primary = Encoding::F32;
+  if (spec.primary == Encoding::Qavq) {
+    spec.primary = Encoding::F32;
+    spec.pq_overlapping = false;
+  }
   return spec;
 }
 
@@ -139,6 +142,7 @@ VectorEncoder VectorEncoder::train(const IndexSpec& spec, MatrixView data, Matri
     quant::QueryAwarePqOptions options;
     options.sub_spaces = spec.pq_sub_spaces;
     options.bits = spec.pq_bits;
+    options.overlapping = spec.pq_overlapping;
     options.threads = threads;
     encoder.pq_ = quant::QueryAwarePq::train(sample, {queries.values.data(), queries.rows, spec.dim}, options);
   }
@@ -388,6 +392,10 @@ VectorEncoder VectorEncoder::load(const IndexSpec& spec, const std::filesystem::
                         " sub-spaces of " + std::to_string(encoder.pq_->bits()) + " bits, but the index spec '" +
                         spec.to_string() + "' needs " + std::to_string(spec.pq_sub_spaces) + " of " +
                         std::to_string(spec.pq_bits));
+    }
+    if (encoder.pq_->overlapping() != spec.pq_overlapping) {
+      throw CorruptFile(path.string() + ": qavq codebooks are " + (encoder.pq_->overlapping() ? "" : "not ") +
+                        "overlapping, but the index spec '" + spec.to_string() + "' says otherwise");
     }
   }
   if (in.peek() != std::char_traits<char>::eof()) throw CorruptFile(path.string() + ": unexpected trailing bytes");

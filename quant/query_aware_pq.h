@@ -61,7 +61,7 @@ struct QueryAwarePqOptions {
   // about 0.25 ms per key and thread instead of microseconds, and training takes minutes,
   // hence off by default.
   bool overlapping = false;
-  std::size_t overlapping_rounds = 12;  // encode / update alternations on at most 32,768 rows
+  std::size_t overlapping_rounds = 20;  // encode / update alternations on at most 65,536 rows
   std::uint64_t seed = 11;
   std::size_t threads = 0;  // 0 = one per hardware thread
 };

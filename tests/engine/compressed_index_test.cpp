@@ -174,10 +174,25 @@ TEST_CASE("an encoder file that does not match the index is rejected") {
   CHECK_THROWS_WITH_AS(Index::load(a.path()), doctest::Contains("does not match"), CorruptFile);
 }
 
-// The four qavq flavours: 8- and 4-bit sub-codes, both graph kinds, with and without the
-// float copy for re-ranking.
+TEST_CASE("qavq codebooks that overlap where the spec says they do not, or the reverse, are rejected") {
+  TempDirectory separate, overlapping;
+  auto data = low_rank_vectors(300, 16, 4, 18);
+  Index::build(IndexSpec::parse("hnsw8,qavq8", Metric::InnerProduct, 16), data).save(separate.path());
+  Index::build(IndexSpec::parse("hnsw8,qavq8,overlapping", Metric::InnerProduct, 16), data).save(overlapping.path());
+  auto manifest = engine::Manifest::read(separate.path());
+  auto target = separate.path() / manifest.files.at("encoder").name;
+  std::filesystem::copy_file(overlapping.path() / engine::Manifest::read(overlapping.path()).files.at("encoder").name,
+                             target, std::filesystem::copy_options::overwrite_existing);
+  manifest.files["encoder"] = engine::describe_file(target);
+  manifest.write(separate.path());
+  CHECK_THROWS_WITH_AS(Index::load(separate.path()), doctest::Contains("overlapping"), CorruptFile);
+  CHECK(Index::load(overlapping.path()).spec().pq_overlapping);
+}
+
+// The qavq flavours: 8- and 4-bit sub-codes, both graph kinds, with and without the float
+// copy for re-ranking, separate and overlapping codebooks.
 constexpr const char* qavq_specs[] = {"attn16,qavq16", "hnsw16,qavq16", "attn16,qavq32,rerank=none",
-                                      "hnsw16,qavq64x4,rerank=none"};
+                                      "hnsw16,qavq64x4,rerank=none", "attn16,qavq32x4,overlapping,rerank=none"};
 
 TEST_CASE("qavq: query-aware PQ codes walked through lookup tables reach the recall of their width" *
           doctest::test_suite("quality")) {
@@ -300,4 +315,10 @@ TEST_CASE("qavq: bad specs and empty creation are refused") {
                        InvalidArgument);
   CHECK_THROWS_WITH_AS(IndexSpec::parse("qavqx4", Metric::InnerProduct, 64), doctest::Contains("positive integer"),
                        InvalidArgument);
+  CHECK(IndexSpec::parse("overlapping,qavq16", Metric::Cosine, 64).to_string() ==
+        "hnsw32,efc200,qavq16,overlapping,rerank=f32");
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("hnsw32,lvq8,overlapping", Metric::InnerProduct, 64),
+                       doctest::Contains("at least 2 sub-spaces"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("qavq1,overlapping", Metric::InnerProduct, 64),
+                       doctest::Contains("at least 2 sub-spaces"), InvalidArgument);
 }

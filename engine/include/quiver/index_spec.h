@@ -52,6 +52,9 @@ struct QUIVER_API IndexSpec {
   Rerank rerank = Rerank::None;
   std::size_t pq_sub_spaces = 0;      // Qavq sub-spaces; 0 for other encodings
   unsigned pq_bits = 8;               // Qavq bits per sub-code: 8 (256 centroids) or 4 (16)
+  // Qavq codebooks that overlap (each spans its sub-space and the next, codes chained): lower
+  // error at the same code size, for minutes of training and a slower encode.
+  bool pq_overlapping = false;
   std::size_t M = 32;                 // graph out-degree on upper layers; 2M on the base layer
   std::size_t ef_construction = 200;  // build-time search window
   // Attention graphs: exact neighbours taken per sample query (RoarGraph's N_q). More
@@ -60,8 +63,8 @@ struct QUIVER_API IndexSpec {
 
   // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "nq<N>"
   // (attention graphs' N_q), "f32" | "f16" |
-  // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>[x4|x8]", "leanvec<d>" | "leanvec-ood<d>",
-  // "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
+  // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>[x4|x8]", "overlapping" (qavq only),
+  // "leanvec<d>" | "leanvec-ood<d>", "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
   // without a rerank token re-ranks with lvq8, and qavq with f32. Throws InvalidArgument
   // naming the bad token.
   static IndexSpec parse(std::string_view spec, Metric metric, std::size_t dim);
