@@ -37,6 +37,17 @@ Matrix low_rank_vectors(std::size_t rows, std::size_t dim, std::size_t rank, std
   return out;
 }
 
+// Puts the encoder file of the index saved in `from` under the manifest entry of the one
+// saved in `into`, checksum and all, so that only the encoder's own checks can catch it.
+void swap_in_encoder(const std::filesystem::path& into, const std::filesystem::path& from) {
+  auto manifest = engine::Manifest::read(into);
+  auto target = into / manifest.files.at("encoder").name;
+  std::filesystem::copy_file(from / engine::Manifest::read(from).files.at("encoder").name, target,
+                             std::filesystem::copy_options::overwrite_existing);
+  manifest.files["encoder"] = engine::describe_file(target);
+  manifest.write(into);
+}
+
 }  // namespace
 
 TEST_CASE("compressed encodings keep recall@10 >= 0.95 with re-ranking" * doctest::test_suite("quality")) {
@@ -163,14 +174,7 @@ TEST_CASE("an encoder file that does not match the index is rejected") {
   auto data = low_rank_vectors(300, 16, 4, 17);
   Index::build(IndexSpec::parse("leanvec8,lvq8", Metric::L2, 16), data).save(a.path());
   Index::build(IndexSpec::parse("leanvec6,lvq8", Metric::L2, 16), data).save(b.path());
-  // Put b's encoder (6 dims) under a's manifest entry (8 dims), checksum and all.
-  auto manifest_a = engine::Manifest::read(a.path());
-  auto manifest_b = engine::Manifest::read(b.path());
-  auto target = a.path() / manifest_a.files.at("encoder").name;
-  std::filesystem::copy_file(b.path() / manifest_b.files.at("encoder").name, target,
-                             std::filesystem::copy_options::overwrite_existing);
-  manifest_a.files["encoder"] = engine::describe_file(target);
-  manifest_a.write(a.path());
+  swap_in_encoder(a.path(), b.path());  // 6 dims under a manifest that says 8
   CHECK_THROWS_WITH_AS(Index::load(a.path()), doctest::Contains("does not match"), CorruptFile);
 }
 
@@ -179,12 +183,7 @@ TEST_CASE("qavq codebooks that overlap where the spec says they do not, or the r
   auto data = low_rank_vectors(300, 16, 4, 18);
   Index::build(IndexSpec::parse("hnsw8,qavq8", Metric::InnerProduct, 16), data).save(separate.path());
   Index::build(IndexSpec::parse("hnsw8,qavq8,overlapping", Metric::InnerProduct, 16), data).save(overlapping.path());
-  auto manifest = engine::Manifest::read(separate.path());
-  auto target = separate.path() / manifest.files.at("encoder").name;
-  std::filesystem::copy_file(overlapping.path() / engine::Manifest::read(overlapping.path()).files.at("encoder").name,
-                             target, std::filesystem::copy_options::overwrite_existing);
-  manifest.files["encoder"] = engine::describe_file(target);
-  manifest.write(separate.path());
+  swap_in_encoder(separate.path(), overlapping.path());
   CHECK_THROWS_WITH_AS(Index::load(separate.path()), doctest::Contains("overlapping"), CorruptFile);
   CHECK(Index::load(overlapping.path()).spec().pq_overlapping);
 }
