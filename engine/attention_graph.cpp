@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
 #include <mutex>
 #include <string>
 
@@ -104,6 +105,49 @@ std::vector<Scored> beam_search(const std::vector<std::vector<std::uint32_t>>& g
     while (cursor < buffer.size() && expanded[cursor]) ++cursor;
   }
   return buffer;
+}
+
+// Links each sample query's first `depth` hits into a tree: a hit that none of the query's
+// better hits lists gets an in-link from the better hit nearest it, if that list is below
+// `limit`. Nearest in Euclidean distance even for inner products: under −⟨·,·⟩ every hit's
+// nearest would be the largest-norm one, whose list is already full.
+void link_hits_in_trees(std::vector<std::vector<std::uint32_t>>& lists, const std::vector<std::vector<Hit>>& truth,
+                        MatrixView data, std::size_t depth, std::size_t limit, std::size_t threads) {
+  const auto& kernels = quant::kernels();
+  std::vector<std::vector<std::uint32_t>> parents(truth.size());  // by rank: the rank of its parent
+  parallel_for(truth.size(), threads, [&](std::size_t q, std::size_t) {
+    const auto& hits = truth[q];
+    auto& parent = parents[q];
+    parent.assign(std::min(depth, hits.size()), 0);
+    for (std::size_t r = 1; r < parent.size(); ++r) {
+      const float* hit = data.row(hits[r].id).data();
+      float nearest = std::numeric_limits<float>::infinity();
+      for (std::size_t better = 0; better < r; ++better) {
+        const float d = kernels.l2_sq(hit, data.row(hits[better].id).data(), data.cols);
+        if (d < nearest) {
+          nearest = d;
+          parent[r] = static_cast<std::uint32_t>(better);
+        }
+      }
+    }
+  });
+  // In query order, so the graph does not depend on the thread count. `listed` marks the
+  // rows that the current query's better hits list.
+  std::vector<std::uint32_t> listed(lists.size(), 0);
+  std::uint32_t epoch = 0;
+  for (std::size_t q = 0; q < truth.size(); ++q) {
+    ++epoch;
+    const auto& hits = truth[q];
+    for (std::size_t r = 0; r < parents[q].size(); ++r) {
+      const auto hit = static_cast<std::uint32_t>(hits[r].id);
+      auto& parent_list = lists[hits[parents[q][r]].id];
+      if (r > 0 && listed[hit] != epoch && parent_list.size() < limit) {
+        parent_list.push_back(hit);
+        listed[hit] = epoch;
+      }
+      for (auto next : lists[hit]) listed[next] = epoch;
+    }
+  }
 }
 
 }  // namespace
@@ -212,6 +256,13 @@ AttentionGraph build_attention_graph(MatrixView data, MatrixView queries, Metric
       for (const auto& s : scored) lists[node].push_back(s.id);
     }
   });
+
+  // 5. In-link trees. A walk finds a row only through the rows it expands, which are the
+  // query's best; the pruned lists above often do not link a query's lower hits from its
+  // better ones (where a few hubs top every query, the hubs' full lists link almost none of
+  // the rest). Linking every sample query's first hits that way let walks hold a query's
+  // top 100 on the hub-dominated synthetic set (bench/RESULTS.md).
+  if (params.in_link_depth > 1) link_hits_in_trees(lists, truth, data, params.in_link_depth, 2 * M, threads);
   report(n);
   return result;
 }

@@ -20,6 +20,7 @@ struct AttentionGraphParams {
   std::size_t query_neighbours = 100;  // N_q: exact neighbours taken per sample query
   std::size_t pivots = 3;              // a query's first hits that get lists from it (see the build)
   std::size_t beam = 200;              // L: search width of the connectivity pass
+  std::size_t in_link_depth = 100;     // a sample query's first hits linked from its better ones; 0: none
   std::size_t threads = 0;
   ProgressCallback progress;           // done/total over the build's phases
 };

@@ -251,6 +251,54 @@ TEST_CASE("a sample query's next hits get lists of their own unless they are som
   CHECK(list_of(spread, 52).size() < params.degree);  // the fourth hit is past `pivots`
 }
 
+TEST_CASE("each sample query's first hits are linked from its better ones, where a few keys top every query") {
+  // On the hub-dominated set the pruned lists of the hubs, which top every query, link
+  // almost none of a query's lower hits, so a walk holding the hubs could not reach them.
+  auto set = ood_synthetic(5000, 1000, 5, 16, 9);
+  const std::size_t depth = 50;
+  auto truth = exact_search(set.keys, set.train_queries, depth, Metric::InnerProduct, 1);
+  engine::AttentionGraphParams params;
+  params.degree = 16;
+  params.query_neighbours = depth;
+  params.threads = 1;
+  // The fraction of (query, hit) pairs, hits after the first, that none of the query's better hits lists.
+  auto unlinked = [&](const engine::AttentionGraph& graph) {
+    std::size_t missing = 0, pairs = 0;
+    for (const auto& hits : truth) {
+      for (std::size_t r = 1; r < hits.size(); ++r, ++pairs) {
+        bool linked = false;
+        for (std::size_t better = 0; better < r && !linked; ++better) {
+          const auto& list = graph.neighbours[hits[better].id];
+          linked = std::find(list.begin(), list.end(), hits[r].id) != list.end();
+        }
+        missing += linked ? 0 : 1;
+      }
+    }
+    return double(missing) / double(pairs);
+  };
+  params.in_link_depth = 0;
+  const double without = unlinked(engine::build_attention_graph(set.keys, set.train_queries, Metric::InnerProduct, params));
+  params.in_link_depth = depth;
+  const double with = unlinked(engine::build_attention_graph(set.keys, set.train_queries, Metric::InnerProduct, params));
+  MESSAGE("hits no better hit links: ", without, " without the trees, ", with, " with them");
+  CHECK(without > 0.2);
+  CHECK(with < 0.25 * without);
+}
+
+TEST_CASE("walks hold a query's top 100 where a few keys top every query" * doctest::test_suite("quality")) {
+  auto set = ood_synthetic(20000, 3000, 200, 48);
+  auto truth = exact_neighbours(set.keys, set.eval_queries, 100, Metric::InnerProduct);
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  auto index = Index::build(IndexSpec::parse("attn16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
+  SearchStats stats;
+  auto found = index.search_batch(set.eval_queries, {.k = 100, .ef = 200}, 0, &stats);
+  const double scored = double(stats.distances) / double(stats.queries);
+  MESSAGE("recall@100 ", recall(found, truth), " after scoring ", scored, " keys");
+  CHECK(recall(found, truth) >= 0.95);
+  CHECK(scored < 0.15 * 20000);
+}
+
 TEST_CASE("attention graph bad input") {
   auto set = ood_synthetic(500, 150, 1, 8, 9);
   CHECK_THROWS_WITH_AS(Index::build(IndexSpec::parse("attn8", Metric::InnerProduct, 8), set.keys),
