@@ -33,6 +33,13 @@ Measured measure(const Index& index, const OodSet& set, const std::vector<std::v
   return {recall(found, truth), double(stats.distances) / double(stats.queries)};
 }
 
+// An inner-product index of `set`'s keys, built with its sample queries.
+Index build_with_sample_queries(const OodSet& set, const std::string& spec) {
+  BuildOptions options;
+  options.sample_queries = set.train_queries;
+  return Index::build(IndexSpec::parse(spec, Metric::InnerProduct, set.keys.cols), set.keys, {}, options);
+}
+
 // 20,000 real attention keys with 4,000 prefill sample queries, 200 decode queries and
 // their exact top 10: what the tests of keys added after learning grow and compare.
 struct RealKeys {
@@ -65,10 +72,8 @@ void add_in_batches(Index& index, const Matrix& keys, std::size_t first, std::si
 TEST_CASE("the attention graph serves out-of-distribution queries with less work than HNSW" * doctest::test_suite("quality")) {
   auto set = ood_synthetic(20000, 3000, 200, 48);
   auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
-  BuildOptions options;
-  options.sample_queries = set.train_queries;
-  auto attention = Index::build(IndexSpec::parse("attn16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
-  auto hnsw = Index::build(IndexSpec::parse("hnsw16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
+  auto attention = build_with_sample_queries(set, "attn16,efc100");
+  auto hnsw = build_with_sample_queries(set, "hnsw16,efc100");
   for (std::size_t ef : {32, 64, 128}) {
     auto a = measure(attention, set, truth, ef);
     auto h = measure(hnsw, set, truth, ef);
@@ -199,10 +204,8 @@ TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the g
   TempDirectory dir;
   auto set = ood_synthetic(3000, 500, 50, 16, 9);
   auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
-  BuildOptions options;
-  options.sample_queries = set.train_queries;
-  auto narrow = Index::build(IndexSpec::parse("attn8,nq2", Metric::InnerProduct, 16), set.keys, {}, options);
-  auto wide = Index::build(IndexSpec::parse("attn8,nq100", Metric::InnerProduct, 16), set.keys, {}, options);
+  auto narrow = build_with_sample_queries(set, "attn8,nq2");
+  auto wide = build_with_sample_queries(set, "attn8,nq100");
   SearchParams params{.k = 10, .ef = 20};
   auto narrow_hits = narrow.search_batch(set.eval_queries, params);
   auto wide_hits = wide.search_batch(set.eval_queries, params);
@@ -288,9 +291,7 @@ TEST_CASE("each sample query's first hits are linked from its better ones, where
 TEST_CASE("walks hold a query's top 100 where a few keys top every query" * doctest::test_suite("quality")) {
   auto set = ood_synthetic(20000, 3000, 200, 48);
   auto truth = exact_neighbours(set.keys, set.eval_queries, 100, Metric::InnerProduct);
-  BuildOptions options;
-  options.sample_queries = set.train_queries;
-  auto index = Index::build(IndexSpec::parse("attn16,efc100", Metric::InnerProduct, 48), set.keys, {}, options);
+  auto index = build_with_sample_queries(set, "attn16,efc100");
   SearchStats stats;
   auto found = index.search_batch(set.eval_queries, {.k = 100, .ef = 200}, 0, &stats);
   const double scored = double(stats.distances) / double(stats.queries);
@@ -377,9 +378,7 @@ TEST_CASE("a learned attention graph reaches every key from its entry point, als
   // keys: before the build ran the reachability repair, a search as wide as the index
   // found under a third of them, so a filter allowing only the others found nothing.
   auto set = ood_synthetic(5000, 1000, 5, 16, 9);
-  BuildOptions options;
-  options.sample_queries = set.train_queries;
-  auto index = Index::build(IndexSpec::parse("attn32", Metric::InnerProduct, 16), set.keys, {}, options);
+  auto index = build_with_sample_queries(set, "attn32");
   auto all = index.search(set.eval_queries.row(0), {.k = set.keys.rows, .ef = set.keys.rows});
   CHECK(all.size() == set.keys.rows);
 }
