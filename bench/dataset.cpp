@@ -189,4 +189,10 @@ void limit_queries(Dataset& data, std::size_t max_queries) {
   }
 }
 
+void limit_train_queries(Dataset& data, std::size_t max_train_queries) {
+  if (data.train_queries.rows <= max_train_queries) return;
+  data.train_queries.values.resize(max_train_queries * data.train_queries.cols);
+  data.train_queries.rows = max_train_queries;
+}
+
 }  // namespace quiver::bench

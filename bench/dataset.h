@@ -39,4 +39,8 @@ std::vector<std::string> known_dataset_names();
 // Keeps the first `max_queries` queries (and their ground-truth rows), for short runs.
 void limit_queries(Dataset& data, std::size_t max_queries);
 
+// Keeps the first `max_train_queries` sample queries: how the specs that learn from
+// queries do with fewer of them.
+void limit_train_queries(Dataset& data, std::size_t max_train_queries);
+
 }  // namespace quiver::bench

@@ -54,7 +54,8 @@ struct Options {
   std::size_t reps = 3;
   std::string cache_dir;
   std::string plot_data;
-  std::size_t max_queries = 0;  // 0 = all
+  std::size_t max_queries = 0;        // 0 = all
+  std::size_t max_train_queries = 0;  // 0 = all
   double added_fraction = 0.0;  // quiver only: the last fraction of the base arrives through add()
   bool relearn = false;         // quiver only: compact() after those adds
   std::vector<double> filter_selectivities;  // non-empty: the filtered-search benchmark instead of the sweep
@@ -193,6 +194,7 @@ int run(const Options& given, const std::string& command) {
   request.cache_dir = options.cache_dir;
   Dataset data = load_dataset(request);
   if (options.max_queries) limit_queries(data, options.max_queries);
+  if (options.max_train_queries) limit_train_queries(data, options.max_train_queries);
   std::cerr << data.name << ": " << data.base.rows << " x " << data.base.cols << ", " << data.queries.rows
             << " queries, " << to_string(data.metric) << "\n";
   if (data.train_queries.rows != 0) {
@@ -319,6 +321,8 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", options.cache_dir, "converted data sets and ground truth")->capture_default_str();
   app.add_option("--plot-data", options.plot_data, "write one .dat per curve here, for bench/plot");
   app.add_option("--max-queries", options.max_queries, "use only the first N queries (0 = all)");
+  app.add_option("--max-train-queries", options.max_train_queries,
+                 "use only the first N sample queries for OOD training (0 = all)");
   app.add_option("--added-fraction", options.added_fraction,
                  "quiver indexes are built on the rest of the base, then take this last fraction through add(), "
                  "1000 rows at a time (the peers build on all of it); 1: quiver indexes start empty")

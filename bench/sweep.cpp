@@ -87,7 +87,10 @@ std::vector<SweepPoint> run_sweep(std::vector<Contender>& contenders, const Reca
                                              : time_batch(*contender.system, queries, k, ef, threads, ids);
           const double qps = static_cast<double>(queries.rows) / timing.seconds;
           SweepPoint& point = row[c];
-          if (rep == 0) point.recall = scorer.recall(ids);
+          if (rep == 0) {
+            point.recall = scorer.recall(ids);
+            point.top10_recall = scorer.top10_recall(ids);
+          }
           if (qps > point.qps) {
             point.qps = qps;
             if (!timing.latencies_us.empty()) {

@@ -30,6 +30,7 @@ struct SweepPoint {
   std::size_t ef = 0;
   std::size_t threads = 1;
   double recall = 0.0;
+  std::optional<double> top10_recall;  // recall 10@k, when k > 10
   double qps = 0.0;
   std::optional<double> p50_us;  // single-thread mode only: batch mode has no per-query times
   std::optional<double> p99_us;
