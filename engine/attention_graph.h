@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "quiver/build_options.h"
+#include "quiver/index_spec.h"
 #include "quiver/matrix.h"
 #include "quiver/metric.h"
 
@@ -21,6 +22,10 @@ struct AttentionGraphParams {
   std::size_t pivots = 3;              // a query's first hits that get lists from it (see the build)
   std::size_t beam = 200;              // L: search width of the connectivity pass
   std::size_t in_link_depth = 100;     // a sample query's first hits linked from its better ones; 0: none
+  // Fewer sample queries than this are topped up to it with draws from a Gaussian fitted to
+  // them (quant/query_sampler.h); 0: learn from the given ones only.
+  std::size_t learning_queries = IndexSpec::default_learning_queries;
+  std::uint64_t seed = 0;  // of those draws
   std::size_t threads = 0;
   ProgressCallback progress;           // done/total over the build's phases
 };

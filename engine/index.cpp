@@ -450,6 +450,8 @@ struct Index::Impl {
     params.beam = spec.ef_construction;
     params.query_neighbours = spec.query_neighbours;
     params.threads = options.threads;
+    params.learning_queries = spec.learning_queries;
+    params.seed = seed;
     params.progress = options.progress;
     {
       std::unique_lock lock(mutex);

@@ -101,6 +101,8 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       result.M = number_after(token, "attn", spec);
     } else if (token.starts_with("nq")) {
       result.query_neighbours = number_after(token, "nq", spec);
+    } else if (token.starts_with("lq")) {
+      result.learning_queries = number_after(token, "lq", spec);
     } else if (token.starts_with("efc")) {
       result.ef_construction = number_after(token, "efc", spec);
     } else if (token.starts_with("leanvec-ood")) {
@@ -125,7 +127,7 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
       }
     } else {
       bad_token(spec, token,
-                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, f32, f16, lvq8, lvq4, lvq4x8, "
+                "is unknown; expected hnsw<M>, attn<M>, efc<N>, nq<N>, lq<N>, f32, f16, lvq8, lvq4, lvq4x8, "
                 "qavq<sub-spaces>[x4], overlapping, leanvec<d>, "
                 "leanvec-ood<d> or rerank=<f32|f16|lvq8|none> (e.g. \"hnsw32,leanvec160,lvq8,rerank=f16\")");
     }
@@ -136,7 +138,10 @@ IndexSpec IndexSpec::parse(std::string_view spec, Metric metric, std::size_t dim
     result.pq_sub_spaces = 0;
     result.pq_bits = 8;
   }
-  if (result.graph != GraphKind::Attention) result.query_neighbours = default_query_neighbours;  // HNSW ignores it
+  if (result.graph != GraphKind::Attention) {  // HNSW ignores them
+    result.query_neighbours = default_query_neighbours;
+    result.learning_queries = default_learning_queries;
+  }
   result.validate();
   return result;
 }
@@ -146,6 +151,9 @@ std::string IndexSpec::to_string() const {
                      std::to_string(ef_construction);
   if (graph == GraphKind::Attention && query_neighbours != default_query_neighbours) {
     text += ",nq" + std::to_string(query_neighbours);
+  }
+  if (graph == GraphKind::Attention && learning_queries != default_learning_queries) {
+    text += ",lq" + std::to_string(learning_queries);
   }
   if (reduction == Reduction::LeanVecId) text += ",leanvec" + std::to_string(reduced_dim);
   if (reduction == Reduction::LeanVecOod) text += ",leanvec-ood" + std::to_string(reduced_dim);
@@ -174,6 +182,10 @@ void IndexSpec::validate() const {
   if (query_neighbours < 1 || query_neighbours > max_query_neighbours) {
     throw InvalidArgument("nq" + std::to_string(query_neighbours) + ": neighbours per sample query must be 1.." +
                           std::to_string(max_query_neighbours));
+  }
+  if (learning_queries > max_learning_queries) {
+    throw InvalidArgument("lq" + std::to_string(learning_queries) + ": learning queries must be 0.." +
+                          std::to_string(max_learning_queries) + " (0 learns from the given sample queries only)");
   }
   if (pq_overlapping && (primary != Encoding::Qavq || pq_sub_spaces < 2)) {
     throw InvalidArgument("overlapping chains qavq codebooks: it needs qavq<sub-spaces> with at least 2 sub-spaces");

@@ -74,17 +74,17 @@ TEST_CASE("the attention graph serves out-of-distribution queries with less work
   auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
   auto attention = build_with_sample_queries(set, "attn16,efc100");
   auto hnsw = build_with_sample_queries(set, "hnsw16,efc100");
+  double work_at_target = 0;  // keys scored at the first window reaching recall 0.9
   for (std::size_t ef : {32, 64, 128}) {
     auto a = measure(attention, set, truth, ef);
     auto h = measure(hnsw, set, truth, ef);
     MESSAGE("ef ", ef, ": attention recall ", a.recall, " at ", a.distances_per_query, " distances; hnsw recall ",
             h.recall, " at ", h.distances_per_query);
     CHECK(a.recall > h.recall + 0.2);
-    if (ef == 128) {
-      CHECK(a.recall >= 0.9);
-      CHECK(a.distances_per_query < 0.05 * 20000);  // a few percent of the keys
-    }
+    if (a.recall >= 0.9 && work_at_target == 0) work_at_target = a.distances_per_query;
   }
+  CHECK(work_at_target > 0);
+  CHECK(work_at_target < 0.05 * 20000);  // a few percent of the keys
 }
 
 TEST_CASE("attention indexes save, load and take later additions") {
@@ -183,7 +183,8 @@ TEST_CASE("keys added to an empty attention index are linked where the sample qu
   // against 0.90 learned; each new key is now also linked to what its best sample
   // queries' walks find.
   const RealKeys set = real_keys();
-  const auto spec = IndexSpec::parse("attn16", Metric::InnerProduct, 128);
+  // Both from the same 4,000 sample queries: no drawn stand-ins for the learned graph.
+  const auto spec = IndexSpec::parse("attn16,lq0", Metric::InnerProduct, 128);
   BuildOptions learn;
   learn.sample_queries = set.train_queries;
   auto learned = Index::build(spec, set.keys, {}, learn);
@@ -201,6 +202,32 @@ TEST_CASE("keys added to an empty attention index are linked where the sample qu
           ")");
   CHECK(grown_recall >= learned_recall - 0.05);
   CHECK(grown_work.distances <= learned_work.distances * 5 / 4);
+}
+
+TEST_CASE("a few hundred sample queries, topped up with drawn ones, teach the graph nearly what many real ones do" *
+          doctest::test_suite("quality")) {
+  // A short prompt gives few prefill queries. Learned from 300 alone, most keys' lists
+  // are not query-informed; drawn stand-ins from a Gaussian fitted to the 300 fill in.
+  const RealKeys set = real_keys();
+  auto build = [&](const std::string& spec, std::size_t sample_queries) {
+    BuildOptions options;
+    options.sample_queries = set.train_queries.view().slice(0, sample_queries);
+    return Index::build(IndexSpec::parse(spec, Metric::InnerProduct, 128), set.keys, {}, options);
+  };
+  const SearchParams params{.k = 10, .ef = 60};
+  auto recall_of = [&](const Index& index, SearchStats& work) {
+    return recall(index.search_batch(set.eval_queries, params, 1, &work), set.truth);
+  };
+  SearchStats few_work, topped_work, many_work;
+  const double few = recall_of(build("attn16,lq0", 300), few_work);
+  const double topped = recall_of(build("attn16", 300), topped_work);
+  const double many = recall_of(build("attn16,lq0", 4000), many_work);
+  MESSAGE("recall@10 at ef 60 (keys scored): 300 sample queries ", few, " (", few_work.distances / 200,
+          "), topped up ", topped, " (", topped_work.distances / 200, "), 4,000 real ", many, " (",
+          many_work.distances / 200, ")");
+  CHECK(topped > few + 0.07);
+  CHECK(topped > many - 0.05);
+  CHECK(topped_work.distances < many_work.distances * 5 / 4);
 }
 
 TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the graph") {

@@ -72,3 +72,17 @@ TEST_CASE("attention graphs take nq<N>, the exact neighbours per sample query") 
   CHECK_THROWS_WITH_AS(IndexSpec::parse("attn32,nq20000", Metric::InnerProduct, 64), doctest::Contains("1..10000"),
                        InvalidArgument);
 }
+
+TEST_CASE("attention graphs take lq<N>, the sample queries they learn from after topping up") {
+  auto spec = IndexSpec::parse("attn32,lq5000", Metric::InnerProduct, 64);
+  CHECK(spec.learning_queries == 5000);
+  CHECK(spec.to_string() == "attn32,efc200,lq5000,f32");
+  CHECK(IndexSpec::parse(spec.to_string(), Metric::InnerProduct, 64).learning_queries == 5000);
+  CHECK(IndexSpec::parse("attn32,lq0", Metric::InnerProduct, 64).to_string() == "attn32,efc200,lq0,f32");
+  CHECK(IndexSpec::parse("attn32", Metric::InnerProduct, 64).learning_queries == IndexSpec::default_learning_queries);
+  CHECK(IndexSpec::parse("hnsw32,lq5000", Metric::InnerProduct, 64).to_string() == "hnsw32,efc200,f32");
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("attn32,lq2000000", Metric::InnerProduct, 64),
+                       doctest::Contains("0..1000000"), InvalidArgument);
+  CHECK_THROWS_WITH_AS(IndexSpec::parse("attn32,lqmany", Metric::InnerProduct, 64), doctest::Contains("lqmany"),
+                       InvalidArgument);
+}

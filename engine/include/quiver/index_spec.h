@@ -60,9 +60,12 @@ struct QUIVER_API IndexSpec {
   // Attention graphs: exact neighbours taken per sample query (RoarGraph's N_q). More
   // suits collections whose queries' neighbourhoods are wide; data-dependent.
   std::size_t query_neighbours = default_query_neighbours;
+  // Attention graphs: fewer sample queries than this are topped up to it with draws from a
+  // Gaussian fitted to them before the graph learns; 0 learns from the given ones only.
+  std::size_t learning_queries = default_learning_queries;
 
   // Parses comma-separated tokens in any order: "hnsw<M>" | "attn<M>", "efc<N>", "nq<N>"
-  // (attention graphs' N_q), "f32" | "f16" |
+  // (attention graphs' N_q), "lq<N>" (attention graphs' learning queries), "f32" | "f16" |
   // "lvq8" | "lvq4" | "lvq4x8" | "qavq<sub-spaces>[x4|x8]", "overlapping" (qavq only),
   // "leanvec<d>" | "leanvec-ood<d>", "rerank=f32|f16|lvq8|none". Left-out tokens keep their defaults, except that LeanVec
   // without a rerank token re-ranks with lvq8, and qavq with f32. Throws InvalidArgument
@@ -81,6 +84,8 @@ struct QUIVER_API IndexSpec {
 
   static constexpr std::size_t default_query_neighbours = 100;
   static constexpr std::size_t max_query_neighbours = 10000;
+  static constexpr std::size_t default_learning_queries = 20000;
+  static constexpr std::size_t max_learning_queries = 1000000;
   static constexpr std::size_t max_dim = 65536;
   static constexpr std::size_t max_M = 2048;
 };
