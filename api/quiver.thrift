@@ -36,7 +36,7 @@ struct Record {
 struct SearchRequest {
   1: list<double> vector,
   2: i32 k = 10,                 // in [1, 10000]
-  3: i32 ef = 0,                 // search window in [k, 100000]; 0: max(64, k)
+  3: i32 ef = 0,                 // search window in [1, 100000]; 0: max(64, k); below k, the best k scored come back
   // Attribute filter, applied inside the graph walk, e.g.
   //   label = 3 AND tags CONTAINS "sale" AND NOT brand IN ("a", "b")
   // Empty: no filter.

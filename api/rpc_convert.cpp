@@ -115,10 +115,9 @@ CollectionSearchRequest from_rpc(const rpc::SearchRequest& request, const Vector
                           std::to_string(RequestLimits::max_k));
   }
   // ef 0 asks for the engine's default, max(64, k).
-  if (request.ef != 0 && (request.ef < request.k || static_cast<std::size_t>(request.ef) > RequestLimits::max_ef)) {
-    throw InvalidArgument(prefix(what) + "ef " + std::to_string(request.ef) + " is out of range: expected k (" +
-                          std::to_string(request.k) + ") to " + std::to_string(RequestLimits::max_ef) +
-                          ", or 0 for the default");
+  if (request.ef < 0 || static_cast<std::size_t>(request.ef) > RequestLimits::max_ef) {
+    throw InvalidArgument(prefix(what) + "ef " + std::to_string(request.ef) + " is out of range: expected 1 to " +
+                          std::to_string(RequestLimits::max_ef) + ", or 0 for the default");
   }
   if (!(request.min_relevance >= 0.0 && request.min_relevance <= 1.0)) {
     throw InvalidArgument(prefix(what) + "min_relevance " + number(request.min_relevance) +

@@ -78,7 +78,7 @@ class QuiverSystem final : public System {
   SearchParams params(std::size_t k, std::size_t ef) const {
     SearchParams params;
     params.k = k;
-    params.ef = std::max(ef, k);  // quiver rejects ef < k; hnswlib and FAISS raise it to k silently
+    params.ef = ef;  // below k quiver walks that narrow and keeps the best k scored; hnswlib and FAISS raise it to k
     if (buffer_factor_ > 1) params.buffer = buffer_factor_ * params.ef;
     return params;
   }

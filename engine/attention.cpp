@@ -44,7 +44,7 @@ AttentionResult sparse_attention(const Index& keys, MatrixView queries, MatrixVi
   validate(keys, queries, values, params);
   SearchParams search;
   search.k = params.k;
-  search.ef = params.ef != 0 ? std::max(params.ef, params.k) : std::max<std::size_t>(64, 2 * params.k);
+  search.ef = params.ef != 0 ? params.ef : std::max<std::size_t>(64, 2 * params.k);
   AttentionResult result;
   result.hits = keys.search_batch(queries, search, params.threads);
   result.output = Matrix(queries.rows, values.cols);

@@ -467,11 +467,7 @@ std::vector<CollectionHit> Collection::search(const CollectionSearchRequest& req
     }
   }
   if (request.k == 0) throw InvalidArgument("k = 0: ask for at least one result");
-  std::size_t ef = request.ef == 0 ? std::max<std::size_t>(64, request.k) : request.ef;
-  if (ef < request.k) {
-    throw InvalidArgument("ef = " + std::to_string(ef) + " is smaller than k = " + std::to_string(request.k) +
-                          "; the search window must hold at least k results (0 picks max(64, k))");
-  }
+  const std::size_t ef = request.ef == 0 ? std::max<std::size_t>(64, request.k) : request.ef;
   if (!(request.min_relevance >= 0.0f && request.min_relevance <= 1.0f)) {
     throw InvalidArgument("min_relevance = " + std::to_string(request.min_relevance) +
                           " is outside [0, 1]: it is a probability of relevance");

@@ -503,10 +503,7 @@ struct Index::Impl {
       }
     }
     if (params.k == 0) throw InvalidArgument("k = 0: ask for at least one result");
-    if (params.ef < params.k) {
-      throw InvalidArgument("ef = " + std::to_string(params.ef) + " is smaller than k = " + std::to_string(params.k) +
-                            "; the search window must hold at least k results");
-    }
+    if (params.ef == 0) throw InvalidArgument("ef = 0: the search window must hold at least one candidate");
     if (params.buffer != 0 && params.buffer < params.ef) {
       throw InvalidArgument("buffer = " + std::to_string(params.buffer) + " is smaller than ef = " +
                             std::to_string(params.ef) + "; use 0 for a buffer of ef");
@@ -537,7 +534,8 @@ struct Index::Impl {
       ef = std::max(ef, k);
     }
     auto prepared = encoder->prepare(query);
-    std::size_t capacity = std::max(ef, params.buffer);
+    // A window narrower than k walks less; the buffer still keeps the best k scored.
+    std::size_t capacity = std::max({ef, params.buffer, k});
     auto visited = this->visited.acquire(graph->max_elements_);
     std::vector<engine::Candidate> found;
     encoder->with_primary_distance(prepared, [&](const auto& distance) {

@@ -238,7 +238,7 @@ def main():
                          contains="float range")
             expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=0), contains="k 0")
             expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=10001), contains="10001")
-            expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=20, ef=10), contains="ef 10")
+            expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=20, ef=-1), contains="ef -1")
             expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=10, ef=100001))
             expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=K, min_relevance=1.5))
             expect_error(InvalidArgument, client.search, "fmnist", SearchRequest(vector=good, k=K, filter="label = = 3"))

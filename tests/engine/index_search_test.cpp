@@ -97,6 +97,23 @@ TEST_CASE("search_batch returns what search returns, for any thread count") {
   }
 }
 
+TEST_CASE("a window narrower than k walks no further and still returns k hits, its first ones a k = ef search's") {
+  auto data = clustered_vectors(3000, 16, 21);
+  auto queries = clustered_vectors(40, 16, 22);
+  auto index = Index::build(IndexSpec::parse("hnsw16", Metric::L2, 16), data);
+  SearchStats narrow_work, small_work, wide_work;
+  auto narrow = index.search_batch(queries, {.k = 50, .ef = 10}, 1, &narrow_work);
+  auto small = index.search_batch(queries, {.k = 10, .ef = 10}, 1, &small_work);
+  index.search_batch(queries, {.k = 50, .ef = 50}, 1, &wide_work);
+  CHECK(narrow_work.distances == small_work.distances);  // the same walk
+  CHECK(narrow_work.distances < wide_work.distances);
+  for (std::size_t q = 0; q < queries.rows; ++q) {
+    REQUIRE(narrow[q].size() == 50);
+    for (std::size_t i = 0; i < small[q].size(); ++i) CHECK(narrow[q][i].id == small[q][i].id);
+    for (std::size_t i = 1; i < narrow[q].size(); ++i) CHECK(narrow[q][i - 1].score <= narrow[q][i].score);
+  }
+}
+
 TEST_CASE("a filter is applied inside the walk: k allowed results with high recall") {
   auto data = clustered_vectors(3000, 16, 21);
   auto queries = clustered_vectors(50, 16, 22);

@@ -21,7 +21,7 @@ struct AttentionParams {
   // Softmax temperature: weights ∝ exp(scale · <q, key>). 0 means 1 / sqrt(dim), the
   // scaled dot-product attention of transformers.
   float scale = 0.0f;
-  std::size_t ef = 0;       // graph search window; 0 means max(64, 2k)
+  std::size_t ef = 0;       // graph search window (SearchParams::ef, may be below k); 0 means max(64, 2k)
   std::size_t threads = 0;  // queries searched in parallel; 0 = all hardware threads
 };
 

@@ -74,7 +74,7 @@ struct UpsertItem {
 struct CollectionSearchRequest {
   std::vector<float> vector;
   std::size_t k = 10;
-  std::size_t ef = 0;        // 0: max(64, k)
+  std::size_t ef = 0;        // 0: max(64, k); below k, see SearchParams::ef
   std::string filter;        // metadata filter expression; empty: no filter
   float min_relevance = 0;   // in [0, 1]; above 0 needs a relevance filter
   bool with_attributes = false;
@@ -153,7 +153,7 @@ class QUIVER_API Collection {
 
   // Best first; fewer than k hits when the collection (or the filter) holds fewer, none
   // when it is empty. Throws InvalidArgument for a wrong dimension, a non-finite value,
-  // k of 0, ef < k, a malformed filter or one naming an unknown attribute, min_relevance
+  // k of 0, a malformed filter or one naming an unknown attribute, min_relevance
   // outside [0, 1], or above 0 without a relevance filter.
   std::vector<CollectionHit> search(const CollectionSearchRequest& request) const;
 

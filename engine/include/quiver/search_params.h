@@ -12,7 +12,10 @@ namespace quiver {
 
 struct SearchParams {
   std::size_t k = 10;
-  std::size_t ef = 64;                          // search window, >= k
+  // Search window: the walk expands its best ef candidates. Below k, the search keeps
+  // the best k keys it scored, so a narrow walk still returns k hits: its first ones as
+  // good as a k = ef search's, the rest what the walk passed by (bench/RESULTS.md).
+  std::size_t ef = 64;
   // Candidates kept for re-ranking with the full-dimension vectors (0 = ef). Larger
   // than ef, it buys recall for compressed indexes without widening the walk.
   std::size_t buffer = 0;
