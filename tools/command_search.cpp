@@ -82,10 +82,6 @@ void print_results(const std::vector<std::vector<Hit>>& results, bool print_all)
 }
 
 int run_search(const SearchArgs& args) {
-  if (args.ef < args.k) {
-    throw InvalidArgument("--ef (" + std::to_string(args.ef) + ") must be at least --k (" + std::to_string(args.k) +
-                          "): ef is the search window the k results are taken from");
-  }
   require_index_dir(args.index_dir);
   require_file(args.queries, "queries");
   if (!args.groundtruth.empty()) require_file(args.groundtruth, "ground-truth");
@@ -185,7 +181,9 @@ Command add_search_command(CLI::App& app) {
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000}).description(""))
       ->capture_default_str();
-  cmd->add_option("--ef", args->ef, "Search window, >= k: larger is slower, more accurate")
+  cmd->add_option("--ef", args->ef,
+                  "Search window: larger is slower, more accurate; below --k the walk\n"
+                  "is that narrow and the best k keys it scored come back")
       ->type_name("N")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}).description(""))
       ->capture_default_str();
