@@ -18,7 +18,8 @@ using namespace quiver::testing;
 
 namespace {
 
-const IndexSpec spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+// 2,000 learning queries: the default 20,000 would slow every build under the sanitizers.
+const IndexSpec spec = IndexSpec::parse("attn8,lq2000", Metric::InnerProduct, 16);
 
 CollectionOptions one_thread_manual_checkpoints() {
   CollectionOptions options;

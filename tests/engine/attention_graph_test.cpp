@@ -33,6 +33,11 @@ Measured measure(const Index& index, const OodSet& set, const std::vector<std::v
   return {recall(found, truth), double(stats.distances) / double(stats.queries)};
 }
 
+// Tests of the graph's mechanics on a few thousand keys learn from 2,000 queries (the
+// given ones topped up): the default of 20,000 would make each build under the
+// sanitizers take tens of seconds, to no more effect on what they check.
+constexpr const char* small_learning = ",lq2000";
+
 // An inner-product index of `set`'s keys, built with its sample queries.
 Index build_with_sample_queries(const OodSet& set, const std::string& spec) {
   BuildOptions options;
@@ -93,11 +98,12 @@ TEST_CASE("attention indexes save, load and take later additions") {
   BuildOptions options;
   options.sample_queries = set.train_queries;
   for (auto metric : {Metric::InnerProduct, Metric::Cosine, Metric::L2}) {
-    auto index = Index::build(IndexSpec::parse("attn8,lvq8", metric, 16), set.keys, {}, options);
+    auto index = Index::build(IndexSpec::parse(std::string("attn8,lvq8") + small_learning, metric, 16), set.keys, {},
+                              options);
     index.save(dir.path());
     auto loaded = Index::load(dir.path());
     CHECK(loaded.spec().graph == GraphKind::Attention);
-    CHECK(loaded.spec().to_string() == "attn8,efc200,lvq8");
+    CHECK(loaded.spec().to_string() == "attn8,efc200,lq2000,lvq8");
     for (std::size_t q = 0; q < set.eval_queries.rows; ++q) {
       auto a = index.search(set.eval_queries.row(q), {.k = 5, .ef = 32});
       auto b = loaded.search(set.eval_queries.row(q), {.k = 5, .ef = 32});
@@ -120,7 +126,7 @@ TEST_CASE("compact learns the attention graph again from the sample queries the 
   BuildOptions options;
   options.threads = 1;
   options.sample_queries = set.train_queries;
-  const auto spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  const auto spec = IndexSpec::parse(std::string("attn8") + small_learning, Metric::InnerProduct, 16);
   // Every fifth key removed, then compacted: the graph must be the one a fresh build on
   // the remaining keys learns, walk for walk, also after a save and load.
   std::vector<std::uint64_t> kept_ids;
@@ -234,8 +240,8 @@ TEST_CASE("nq<N> sets how many exact neighbours of each sample query shape the g
   TempDirectory dir;
   auto set = ood_synthetic(3000, 500, 50, 16, 9);
   auto truth = exact_neighbours(set.keys, set.eval_queries, 10, Metric::InnerProduct);
-  auto narrow = build_with_sample_queries(set, "attn8,nq2");
-  auto wide = build_with_sample_queries(set, "attn8,nq100");
+  auto narrow = build_with_sample_queries(set, std::string("attn8,nq2") + small_learning);
+  auto wide = build_with_sample_queries(set, std::string("attn8,nq100") + small_learning);
   SearchParams params{.k = 10, .ef = 20};
   auto narrow_hits = narrow.search_batch(set.eval_queries, params);
   auto wide_hits = wide.search_batch(set.eval_queries, params);
@@ -293,6 +299,7 @@ TEST_CASE("each sample query's first hits are linked from its better ones, where
   engine::AttentionGraphParams params;
   params.degree = 16;
   params.query_neighbours = depth;
+  params.learning_queries = 0;  // the trees of the queries `truth` holds
   params.threads = 1;
   // The fraction of (query, hit) pairs, hits after the first, that none of the query's better hits lists.
   auto unlinked = [&](const engine::AttentionGraph& graph) {
@@ -350,7 +357,7 @@ TEST_CASE("an attention index created empty links keys as they come and learns i
   auto set = ood_synthetic(2000, 400, 30, 16, 22);
   BuildOptions one_thread;
   one_thread.threads = 1;
-  const auto spec = IndexSpec::parse("attn8", Metric::InnerProduct, 16);
+  const auto spec = IndexSpec::parse(std::string("attn8") + small_learning, Metric::InnerProduct, 16);
   std::vector<std::uint64_t> ids(set.keys.rows);
   std::iota(ids.begin(), ids.end(), std::uint64_t{0});
 
@@ -408,7 +415,7 @@ TEST_CASE("a learned attention graph reaches every key from its entry point, als
   // keys: before the build ran the reachability repair, a search as wide as the index
   // found under a third of them, so a filter allowing only the others found nothing.
   auto set = ood_synthetic(5000, 1000, 5, 16, 9);
-  auto index = build_with_sample_queries(set, "attn32");
+  auto index = build_with_sample_queries(set, std::string("attn32") + small_learning);
   auto all = index.search(set.eval_queries.row(0), {.k = set.keys.rows, .ef = set.keys.rows});
   CHECK(all.size() == set.keys.rows);
 }
