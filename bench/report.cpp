@@ -94,7 +94,8 @@ void print_table(std::ostream& out, const RunInfo& info, const std::vector<Sweep
       << "|---|---|---|---:|---:|" << (top10 ? "---:|" : "") << "---:|---:|---:|---:|---:|---:|\n";
   for (const SweepPoint& p : points) {
     out << "| " << p.system << " | " << p.config << " | " << p.parameter << "=" << p.ef << " | " << p.threads << " | "
-        << fixed(p.recall, 4) << " | " << (top10 ? optional_fixed(p.top10_recall, 4) + " | " : "") << qps_text(p.qps) << " | " << optional_fixed(p.p50_us, 1) << " | "
+        << fixed(p.recall, 4) << " | " << (top10 ? optional_fixed(p.top10_recall, 4) + " | " : "")
+        << qps_text(p.qps) << " | " << optional_fixed(p.p50_us, 1) << " | "
         << optional_fixed(p.p99_us, 1) << " | " << fixed(p.dist_per_query, 1) << " | " << fixed(p.build_s, 1)
         << " | " << fixed(static_cast<double>(p.memory_bytes) / 1e6, 1) << " |\n";
   }

@@ -180,9 +180,10 @@ AttentionGraph build_attention_graph(MatrixView data, MatrixView queries, Metric
   result.neighbours.resize(n);
   if (n == 1) return result;
 
-  // 0. Too few sample queries leave most rows' neighbourhoods unlearned; draws from a
-  // Gaussian fitted to them learn nearly as well as as many real queries would
-  // (bench/RESULTS.md: 1,000 real queries topped up to 20,000 against 20,000 real).
+  // 0. Too few sample queries leave most rows' neighbourhoods unlearned. Draws from a
+  // Gaussian fitted to the queries teach the graph as much as real queries do
+  // (bench/RESULTS.md: 20,000 drawn against the 20,000 real attention queries; 300 or
+  // 1,000 real ones topped up against the same alone).
   Matrix learning;
   if (queries.rows < params.learning_queries) {
     Matrix drawn = quant::draw_like_queries(queries, params.learning_queries - queries.rows, params.seed, threads);
